@@ -1,0 +1,50 @@
+# Kanava build. `make` -> build/kanava; `make SAN=1` -> build-san/ with ASan+UBSan.
+# Every .c under src/ (except src/cli/main.c) goes into one static library that the
+# binary and the tests link against.
+
+SAN ?= 0
+ifeq ($(SAN),1)
+  BUILD ?= build-san
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else
+  BUILD ?= build
+  OPT := -O3 -march=native -g
+  LDSAN :=
+endif
+
+CC ?= cc
+PKGS := libutf8proc jansson libcrypto
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
+          -I/usr/include/x86_64-linux-gnu/openblas-pthread $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
+
+LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(BUILD)/src/cli/main.o
+TEST_SRC := $(shell find tests -maxdepth 1 -name 'test_*.c' | sort)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all tests clean
+all: $(BUILD)/kanava
+tests: $(TEST_BIN)
+
+$(BUILD)/libkanava.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(BUILD)/kanava: $(CLI_OBJ) $(BUILD)/libkanava.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libkanava.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS) -lcmocka
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

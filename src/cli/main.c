@@ -1,0 +1,45 @@
+/* main.c - the `kanava` binary: dispatch to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+#define KANAVA_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kanava <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  embed [--model NAME|DIR] [--format jsonl|npy|tsv] [--column NAME] [FILE]\n"
+            "                          one vector per input text (lines, or a CSV column)\n"
+            "  model fetch NAME        download and convert a built-in model (use-lite)\n"
+            "  model list              show installed models\n"
+            "  version                 print the version\n"
+            "\n"
+            "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N\n"
+            "run `kanava <command> --help` for details\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return KN_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
+    if (strcmp(cmd, "model") == 0) return cmd_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("kanava %s\n", KANAVA_VERSION);
+        return KN_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return KN_EXIT_OK;
+    }
+    fprintf(stderr, "kanava: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return KN_EXIT_USAGE;
+}

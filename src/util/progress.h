@@ -1,0 +1,20 @@
+/* progress.h - a progress bar with ETA on a terminal (stderr), silent otherwise. */
+#ifndef KN_PROGRESS_H
+#define KN_PROGRESS_H
+
+#include <stddef.h>
+
+typedef struct kn_progress {
+    const char *label;
+    double start;
+    double last_draw;
+    int enabled;
+} kn_progress;
+
+void kn_progress_init(kn_progress *p, const char *label);
+/* Matches kn_progress_fn; ctx is a kn_progress. */
+void kn_progress_update(void *ctx, size_t done, size_t total);
+void kn_progress_finish(kn_progress *p);
+double kn_now(void);
+
+#endif
