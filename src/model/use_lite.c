@@ -213,7 +213,25 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
     return 0;
 }
 
-static const kn_encoder_ops use_lite_ops = {"use-lite", tokenize, forward, destroy};
+/* Multiply-adds count 2 flops: the linear layers per token, attention per sentence (T^2 per
+ * head-width for scores and again for the weighted sum), and the final projection. */
+static double flops(const kn_encoder *enc, const kn_token_seq *seqs, size_t n)
+{
+    const use_lite *m = (const use_lite *)enc;
+    double total = 2.0 * (double)n * m->layers[KN_USE_LAYERS - 1].d_model * m->base.dim;
+    for (size_t s = 0; s < n; s++) {
+        double T = (double)(seqs[s].n < (size_t)m->max_positions ? seqs[s].n : (size_t)m->max_positions);
+        for (int l = 0; l < KN_USE_LAYERS; l++) {
+            const use_layer *L = &m->layers[l];
+            double per_token = (double)L->d_in * 3 * L->d_att + (double)L->d_att * L->d_model +
+                               2.0 * L->d_model * L->d_ff + (L->res_w ? (double)L->d_in * L->d_model : 0.0);
+            total += 2.0 * T * per_token + 2.0 * 2.0 * T * T * L->d_att;
+        }
+    }
+    return total;
+}
+
+static const kn_encoder_ops use_lite_ops = {"use-lite", tokenize, forward, destroy, flops};
 
 kn_encoder *kn_use_lite_open(const char *dir, const json_t *cfg, kn_error *err)
 {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/csv.h"
 #include "text/utf8.h"
 #include "util/fs.h"
 
@@ -61,118 +62,82 @@ int kn_texts_read_lines(const char *path, kn_texts *out, kn_error *err)
     return 0;
 }
 
-/* CSV: fields are unquoted in place inside buf (quoted content shifts left over the
- * doubled quotes), so every field is a NUL-terminated slice of the one buffer. */
+/* Appends one text to out, copying it into the growing buffer; pointers are fixed up
+ * at the end because the buffer may move while it grows. */
 typedef struct {
-    char *p, *end;
-    size_t line; /* line where the current record starts (1-based) */
-    size_t cur_line;
-} csv_cursor;
+    char *buf;
+    size_t used, cap;
+    size_t *offset;
+    size_t n, n_cap;
+} text_arena;
 
-/* Reads one field; *last says whether it ended its record. */
-static int csv_field(csv_cursor *c, char **field, size_t *len, int *last, const char *name, kn_error *err)
+static int arena_add(text_arena *a, const char *text, size_t len, kn_texts *out)
 {
-    char *start = c->p, *w = c->p;
-    if (c->p < c->end && *c->p == '"') {
-        size_t quote_line = c->cur_line;
-        c->p++;
-        for (;;) {
-            if (c->p >= c->end) return kn_fail(err, "%s:%zu: a quoted field is never closed", name, quote_line);
-            if (*c->p == '"') {
-                if (c->p + 1 < c->end && c->p[1] == '"') { *w++ = '"'; c->p += 2; continue; }
-                c->p++;
-                break;
-            }
-            if (*c->p == '\n') c->cur_line++;
-            *w++ = *c->p++;
-        }
-        if (c->p < c->end && *c->p == '\r') c->p++;
-        if (c->p < c->end && *c->p != ',' && *c->p != '\n')
-            return kn_fail(err, "%s:%zu: unexpected character after a closing quote", name, c->cur_line);
-    } else {
-        while (c->p < c->end && *c->p != ',' && *c->p != '\n') {
-            if (*c->p == '"') return kn_fail(err, "%s:%zu: a quote inside an unquoted field", name, c->cur_line);
-            *w++ = *c->p++;
-        }
-        if (w > start && w[-1] == '\r') w--;
+    if (a->used + len + 1 > a->cap) {
+        size_t cap = a->cap ? a->cap : 1 << 16;
+        while (cap < a->used + len + 1) cap *= 2;
+        char *b = realloc(a->buf, cap);
+        if (!b) return -1;
+        a->buf = b;
+        a->cap = cap;
     }
-    *last = c->p >= c->end || *c->p == '\n';
-    if (*last && c->p < c->end) c->cur_line++;
-    if (c->p < c->end) c->p++;
-    *w = '\0';
-    *field = start;
-    *len = (size_t)(w - start);
+    if (a->n == a->n_cap) {
+        size_t cap = a->n_cap ? a->n_cap * 2 : 256;
+        size_t *o = realloc(a->offset, cap * sizeof *o), *l = o ? realloc(out->len, cap * sizeof *l) : NULL;
+        if (o) a->offset = o;
+        if (!o || !l) return -1;
+        out->len = l;
+        a->n_cap = cap;
+    }
+    memcpy(a->buf + a->used, text, len);
+    a->buf[a->used + len] = '\0';
+    a->offset[a->n] = a->used;
+    out->len[a->n] = len;
+    a->used += len + 1;
+    a->n++;
+    return 0;
+}
+
+int kn_texts_read_table_column(const char *path, char delimiter, const char *column, kn_texts *out, kn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
+    kn_csv *csv = kn_csv_open(path, delimiter, err);
+    if (!csv) return -1;
+    kn_csv_row row;
+    int rc = kn_csv_next(csv, &row, err);
+    if (rc == 0) rc = kn_fail(err, "%s: empty file, expected a header row", name);
+    long col = rc == 1 ? kn_csv_column(&row, column) : -1;
+    if (rc == 1 && col < 0) rc = kn_fail(err, "%s:%zu: no column named '%s' in the header", name, row.line, column);
+    text_arena a = {0};
+    while (rc == 1 && (rc = kn_csv_next(csv, &row, err)) == 1) {
+        const char *text = row.fields[col];
+        size_t len = row.lengths[col], bad = kn_utf8_first_invalid(text, len);
+        if (bad < len)
+            rc = kn_fail(err, "%s:%zu: invalid UTF-8 in column '%s' at byte %zu of the field (0x%02x)", name, row.line,
+                         column, bad + 1, (unsigned char)text[bad]);
+        else if (memchr(text, '\0', len))
+            rc = kn_fail(err, "%s:%zu: column '%s' contains a NUL byte", name, row.line, column);
+        else if (len > KN_MAX_TEXT_BYTES)
+            rc = kn_fail(err, "%s:%zu: the text is %zu bytes; the limit is %u", name, row.line, len, KN_MAX_TEXT_BYTES);
+        else if (arena_add(&a, text, len, out) != 0)
+            rc = kn_fail(err, "%s: out of memory", name);
+    }
+    kn_csv_close(csv);
+    out->buf = a.buf;
+    out->n = a.n;
+    out->text = malloc((a.n ? a.n : 1) * sizeof *out->text);
+    if (rc == 0 && !out->text) rc = kn_fail(err, "%s: out of memory", name);
+    for (size_t i = 0; rc == 0 && i < a.n; i++) out->text[i] = a.buf + a.offset[i];
+    free(a.offset);
+    if (rc != 0) {
+        kn_texts_free(out);
+        return -1;
+    }
     return 0;
 }
 
 int kn_texts_read_csv_column(const char *path, const char *column, kn_texts *out, kn_error *err)
 {
-    memset(out, 0, sizeof *out);
-    size_t size;
-    char *buf = kn_read_file(path, &size, err);
-    if (!buf) return -1;
-    out->buf = buf;
-    const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
-    size_t bad = kn_utf8_first_invalid(buf, size);
-    if (bad < size) {
-        size_t line = 1;
-        for (size_t i = 0; i < bad; i++) line += buf[i] == '\n';
-        kn_texts_free(out);
-        return kn_fail(err, "%s:%zu: invalid UTF-8 (byte 0x%02x at file offset %zu)", name, line, (unsigned char)buf[bad], bad);
-    }
-    csv_cursor c = {buf, buf + size, 1, 1};
-    if (size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) c.p += 3; /* byte-order mark */
-    size_t n_fields = 0, col = (size_t)-1, cap = 0;
-    int last = 0;
-    while (!last) {
-        char *f = NULL;
-        size_t len = 0;
-        if (c.p >= c.end) { kn_texts_free(out); return kn_fail(err, "%s: empty file, expected a header row", name); }
-        if (csv_field(&c, &f, &len, &last, name, err) != 0) { kn_texts_free(out); return -1; }
-        if (strcmp(f, column) == 0 && col == (size_t)-1) col = n_fields;
-        n_fields++;
-    }
-    if (col == (size_t)-1) {
-        kn_texts_free(out);
-        return kn_fail(err, "%s:1: no column named '%s' in the header", name, column);
-    }
-    while (c.p < c.end) {
-        c.line = c.cur_line;
-        if (*c.p == '\n' || (*c.p == '\r' && c.p + 1 < c.end && c.p[1] == '\n')) { /* blank line: skip */
-            c.p += *c.p == '\r' ? 2 : 1;
-            c.cur_line++;
-            continue;
-        }
-        size_t k = 0;
-        char *text = NULL;
-        size_t text_len = 0;
-        last = 0;
-        while (!last) {
-            char *f = NULL;
-            size_t len = 0;
-            if (csv_field(&c, &f, &len, &last, name, err) != 0) { kn_texts_free(out); return -1; }
-            if (k == col) { text = f; text_len = len; }
-            k++;
-        }
-        if (k != n_fields) {
-            kn_texts_free(out);
-            return kn_fail(err, "%s:%zu: %zu fields, the header has %zu", name, c.line, k, n_fields);
-        }
-        if (text_len > KN_MAX_TEXT_BYTES) {
-            kn_texts_free(out);
-            return kn_fail(err, "%s:%zu: the text is %zu bytes; the limit is %u", name, c.line, text_len, KN_MAX_TEXT_BYTES);
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 256;
-            const char **t = realloc(out->text, cap * sizeof *t);
-            size_t *l = t ? realloc(out->len, cap * sizeof *l) : NULL;
-            if (t) out->text = t;
-            if (!t || !l) { kn_texts_free(out); return kn_fail(err, "%s: out of memory", name); }
-            out->len = l;
-        }
-        out->text[out->n] = text;
-        out->len[out->n] = text_len;
-        out->n++;
-    }
-    return 0;
+    return kn_texts_read_table_column(path, ',', column, out, err);
 }

@@ -18,10 +18,12 @@ typedef struct kn_texts {
 /* One text per line ("\n" or "\r\n"); path "-" is stdin. Every line must be valid UTF-8;
  * errors name the line and byte. A final newline does not start another text. */
 int kn_texts_read_lines(const char *path, kn_texts *out, kn_error *err);
-/* The column named `column` of a CSV file (RFC 4180: a header row, "," separators,
- * double-quoted fields that may hold commas, quotes ("") and newlines). Errors name the
- * line and what is wrong (unterminated quote, wrong field count, unknown column). */
+/* The column named `column` of a CSV file (RFC 4180 with a header row; see csv.h). Errors
+ * name the line and what is wrong (unclosed quote, wrong field count, unknown column,
+ * invalid UTF-8). */
 int kn_texts_read_csv_column(const char *path, const char *column, kn_texts *out, kn_error *err);
+/* The same for another delimiter ('\t' for TSV). */
+int kn_texts_read_table_column(const char *path, char delimiter, const char *column, kn_texts *out, kn_error *err);
 void kn_texts_free(kn_texts *t);
 
 #endif

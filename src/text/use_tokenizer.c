@@ -35,9 +35,10 @@ struct kn_use_tokenizer {
 
 /* ---- loading ---- */
 
+#define MAX_PIECE_BYTES 4096
+
 /* Reads entry i = [piece, score]; stores its length and, unless reserved, adds it to the trie. */
-static int add_piece(kn_use_tokenizer *tok, size_t i, json_t *entry, uint32_t *units,
-                     const char *path, kn_error *err)
+static int add_piece(kn_use_tokenizer *tok, size_t i, json_t *entry, const char *path, kn_error *err)
 {
     json_t *piece = json_array_get(entry, 0), *score = json_array_get(entry, 1);
     if (!json_is_array(entry) || !json_is_string(piece) || !score ||
@@ -46,18 +47,18 @@ static int add_piece(kn_use_tokenizer *tok, size_t i, json_t *entry, uint32_t *u
 
     const char *utf8 = json_string_value(piece);
     size_t len = json_string_length(piece);
-    if (len > 4096 || kn_utf8_first_invalid(utf8, len) != len)
+    if (len > MAX_PIECE_BYTES || kn_utf8_first_invalid(utf8, len) != len)
         return kn_fail(err, "%s: entry %zu has an invalid or over-long piece", path, i);
 
+    uint16_t units[MAX_PIECE_BYTES];
+    uint32_t symbols[MAX_PIECE_BYTES];
+    size_t n = kn_utf8_to_utf16(utf8, len, units);
+    for (size_t k = 0; k < n; k++) symbols[k] = units[k];
     tok->score[i] = json_is_null(score) ? 0.0 : json_number_value(score);
-    size_t n = kn_utf8_to_utf16(utf8, len, (uint16_t *)units);
-    /* Widen in place from the back: units is reused as the trie's uint32 symbols. */
-    const uint16_t *narrow = (const uint16_t *)units;
-    for (size_t k = n; k-- > 0;) units[k] = narrow[k];
     tok->length[i] = (uint32_t)n;
 
     if (i < KN_USE_RESERVED_PIECES || n == 0) return 0; /* JS never inserts these */
-    if (kn_piece_trie_insert(&tok->trie, units, n, (int32_t)i) != 0)
+    if (kn_piece_trie_insert(&tok->trie, symbols, n, (int32_t)i) != 0)
         return kn_fail(err, "%s: out of memory adding piece %zu", path, i);
     return 0;
 }
@@ -72,7 +73,6 @@ kn_use_tokenizer *kn_use_tokenizer_load(const char *path, kn_error *err)
     }
     kn_use_tokenizer *tok = calloc(1, sizeof *tok);
     size_t n = json_is_array(root) ? json_array_size(root) : 0;
-    uint32_t units[4096];
     if (!tok) {
         kn_fail(err, "out of memory loading %s", path);
         goto fail;
@@ -89,7 +89,7 @@ kn_use_tokenizer *kn_use_tokenizer_load(const char *path, kn_error *err)
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
-        if (add_piece(tok, i, json_array_get(root, i), units, path, err) != 0) goto fail;
+        if (add_piece(tok, i, json_array_get(root, i), path, err) != 0) goto fail;
     /* Unknown characters step back by the length of piece 0; JS would loop forever on 0. */
     if (tok->length[0] == 0) {
         kn_fail(err, "%s: piece 0 (the unknown piece) must not be empty", path);
@@ -164,18 +164,23 @@ static void viterbi(const kn_use_tokenizer *tok, const uint16_t *units, size_t n
 }
 
 /* Backward pass from the end, then merge runs of id 0; writes ids in text order. */
-static size_t backtrack(const kn_use_tokenizer *tok, const int32_t *word, size_t n, int32_t *path, int32_t *ids)
+static size_t backtrack(const kn_use_tokenizer *tok, const int32_t *word, size_t n, int32_t *ids)
 {
-    size_t n_path = 0;
+    size_t n_ids = 0;
     for (size_t at = n; at > 0;) {
         int32_t id = word[at];
-        path[n_path++] = id;
+        ids[n_ids++] = id;
         at = tok->length[id] >= at ? 0 : at - tok->length[id];
     }
-    size_t n_ids = 0;
-    for (size_t k = n_path; k-- > 0;)
-        if (!(path[k] == 0 && n_ids > 0 && ids[n_ids - 1] == 0)) ids[n_ids++] = path[k];
-    return n_ids;
+    for (size_t i = 0, j = n_ids; i + 1 < j; i++, j--) {
+        int32_t t = ids[i];
+        ids[i] = ids[j - 1];
+        ids[j - 1] = t;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        if (!(ids[i] == 0 && kept > 0 && ids[kept - 1] == 0)) ids[kept++] = ids[i];
+    return kept;
 }
 
 int kn_use_tokenizer_encode(const kn_use_tokenizer *tok, const char *text, size_t len,
@@ -199,23 +204,21 @@ int kn_use_tokenizer_encode(const kn_use_tokenizer *tok, const char *text, size_
     uint16_t *units = malloc(cap * sizeof *units);
     double *best = malloc((cap + 1) * sizeof *best);
     int32_t *word = malloc((cap + 1) * sizeof *word);
-    int32_t *path = malloc(cap * sizeof *path);
     int32_t *out = malloc(cap * sizeof *out);
     int rc = 0;
-    if (!units || !best || !word || !path || !out) {
+    if (!units || !best || !word || !out) {
         rc = kn_fail(err, "out of memory tokenizing %zu bytes of text", len);
         free(out);
         out = NULL;
     } else {
         size_t n = mark_spaces_utf16(cps, n_cps, units);
         viterbi(tok, units, n, best, word);
-        *n_ids = backtrack(tok, word, n, path, out);
+        *n_ids = backtrack(tok, word, n, out);
         *ids = out;
     }
     free(cps);
     free(units);
     free(best);
     free(word);
-    free(path);
     return rc;
 }
