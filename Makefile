@@ -15,9 +15,9 @@ endif
 
 CC ?= cc
 PKGS := libutf8proc jansson libcrypto
-CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
-          -I/usr/include/x86_64-linux-gnu/openblas-pthread $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread
-LDLIBS := $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
+CFLAGS := -std=c11 -ffp-contract=fast -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
+          -I/usr/include/x86_64-linux-gnu/openblas-pthread $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread -fopenmp
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread -fopenmp
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -36,7 +36,7 @@ $(BUILD)/libkanava.a: $(LIB_OBJ)
 $(BUILD)/kanava: $(CLI_OBJ) $(BUILD)/libkanava.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -1,6 +1,9 @@
 #include "model/encoder.h"
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,5 +66,9 @@ int kn_encoder_embed(kn_encoder *enc, const char *const *texts, const size_t *le
 
 void kn_set_threads(int n)
 {
-    if (n > 0) openblas_set_num_threads(n);
+    if (n <= 0) return;
+    openblas_set_num_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
 }

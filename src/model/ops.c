@@ -4,8 +4,69 @@
 #include <math.h>
 #include <string.h>
 
+/* The small-M kernel works on blocks of MR rows x NBV vectors of columns, with the
+ * accumulators in vector registers (GCC vector extensions: zmm with AVX-512, else ymm). */
+#if defined(__AVX512F__)
+typedef float vfloat __attribute__((vector_size(64), aligned(4)));
+enum { VW = 16, NBV = 4, MR = 6 };
+#else
+typedef float vfloat __attribute__((vector_size(32), aligned(4)));
+enum { VW = 8, NBV = 2, MR = 6 };
+#endif
+enum { NB = VW * NBV };
+
+/* y[MR, NB] += x[MR, K] @ w[K, NB], each with its own row stride.
+ * w is streamed once per row block and never packed. */
+static inline void small_block(float *y, long ldy, const float *x, long ldx, const float *w, long ldw, int K)
+{
+    vfloat acc[MR][NBV];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NBV; v++) acc[r][v] = *(const vfloat *)(y + r * ldy + v * VW);
+    for (int k = 0; k < K; k++) {
+        vfloat wv[NBV];
+        for (int v = 0; v < NBV; v++) wv[v] = *(const vfloat *)(w + k * ldw + v * VW);
+        for (int r = 0; r < MR; r++) {
+            float xs = x[r * ldx + k];
+            for (int v = 0; v < NBV; v++) acc[r][v] += xs * wv[v];
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NBV; v++) *(vfloat *)(y + r * ldy + v * VW) = acc[r][v];
+}
+
+/* y += x @ w for few rows. OpenBLAS packs the whole weight matrix on every call, which
+ * dominates when M is one short sentence; this kernel reads w directly instead. The last
+ * partial row block goes through zero-padded copies. Column blocks are split between
+ * threads. */
+static void small_m_gemm(float *y, const float *x, const float *w, int M, int K, int N)
+{
+    int nblocks = N / NB, full = M / MR * MR, rest = M - full;
+#pragma omp parallel for schedule(static) if (nblocks >= 8 && (long)M * K * N >= (1L << 21))
+    for (int nb = 0; nb < nblocks; nb++) {
+        for (int i0 = 0; i0 < full; i0 += MR)
+            small_block(y + (long)i0 * N + nb * NB, N, x + (long)i0 * K, K, w + nb * NB, N, K);
+        if (rest) {
+            float xt[MR * K], yt[MR * NB];
+            memset(xt, 0, sizeof xt);
+            memset(yt, 0, sizeof yt);
+            memcpy(xt, x + (long)full * K, (size_t)rest * K * sizeof *xt);
+            for (int r = 0; r < rest; r++) memcpy(yt + r * NB, y + (long)(full + r) * N + nb * NB, NB * sizeof *yt);
+            small_block(yt, NB, xt, K, w + nb * NB, N, K);
+            for (int r = 0; r < rest; r++) memcpy(y + (long)(full + r) * N + nb * NB, yt + r * NB, NB * sizeof *yt);
+        }
+    }
+}
+
 void kn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N)
 {
+    if (M <= KN_SMALL_M && N % NB == 0) {
+        for (int i = 0; i < M; i++) {
+            if (b) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
+            else memset(y + (long)i * N, 0, (size_t)N * sizeof *y);
+        }
+        small_m_gemm(y, x, w, M, K, N);
+        return;
+    }
     float beta = 0.0f;
     if (b) {
         /* Seed each row with the bias so the GEMM accumulates onto it in one pass. */

@@ -3,6 +3,11 @@
 #ifndef KN_OPS_H
 #define KN_OPS_H
 
+/* Up to this many rows, linear layers use Kanava's own kernel instead of OpenBLAS sgemm. */
+#ifndef KN_SMALL_M
+#define KN_SMALL_M 48
+#endif
+
 /* y[M,N] = x[M,K] @ w[K,N] + b[N] (b may be NULL). */
 void kn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
 /* y = (x - mean) / sqrt(var + eps) * scale + bias, per row of D. y may equal x. */
