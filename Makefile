@@ -14,10 +14,14 @@ else
 endif
 
 CC ?= cc
+# OpenBLAS built on OpenMP: its threads and our own kernels share one thread pool, instead
+# of two pools spinning against each other on the same cores.
+BLAS_DIR_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIB_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 PKGS := libutf8proc jansson libcrypto
 CFLAGS := -std=c11 -ffp-contract=fast -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
-          -I/usr/include/x86_64-linux-gnu/openblas-pthread $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread -fopenmp
-LDLIBS := $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread -fopenmp
+          -I$(BLAS_DIR_INC) $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread -fopenmp
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -L$(BLAS_LIB_DIR) -Wl,-rpath,$(BLAS_LIB_DIR) -lopenblas -lm -pthread -fopenmp
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The small-M kernel works on blocks of MR rows x NBV vectors of columns, with the
@@ -15,56 +16,85 @@ enum { VW = 8, NBV = 2, MR = 6 };
 #endif
 enum { NB = VW * NBV };
 
-/* y[MR, NB] += x[MR, K] @ w[K, NB], each with its own row stride.
- * w is streamed once per row block and never packed. */
-static inline void small_block(float *y, long ldy, const float *x, long ldx, const float *w, long ldw, int K)
+/* y[mr, NB] += x[mr, K] @ w[K, NB], each with its own row stride; mr <= MR is a
+ * compile-time constant at every call site so the loops unroll into registers. */
+static inline __attribute__((always_inline)) void small_block(float *y, long ldy, const float *x, long ldx,
+                                                              const float *w, long ldw, int K, const int mr)
 {
     vfloat acc[MR][NBV];
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < mr; r++)
         for (int v = 0; v < NBV; v++) acc[r][v] = *(const vfloat *)(y + r * ldy + v * VW);
     for (int k = 0; k < K; k++) {
         vfloat wv[NBV];
         for (int v = 0; v < NBV; v++) wv[v] = *(const vfloat *)(w + k * ldw + v * VW);
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < mr; r++) {
             float xs = x[r * ldx + k];
             for (int v = 0; v < NBV; v++) acc[r][v] += xs * wv[v];
         }
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < mr; r++)
         for (int v = 0; v < NBV; v++) *(vfloat *)(y + r * ldy + v * VW) = acc[r][v];
 }
 
-/* y += x @ w for few rows. OpenBLAS packs the whole weight matrix on every call, which
- * dominates when M is one short sentence; this kernel reads w directly instead. The last
- * partial row block goes through zero-padded copies. Column blocks are split between
- * threads. */
-static void small_m_gemm(float *y, const float *x, const float *w, int M, int K, int N)
+int kn_matrix_init(kn_matrix *m, const float *w, int K, int N)
 {
-    int nblocks = N / NB, full = M / MR * MR, rest = M - full;
-#pragma omp parallel for schedule(static) if (nblocks >= 8 && (long)M * K * N >= (1L << 21))
-    for (int nb = 0; nb < nblocks; nb++) {
-        for (int i0 = 0; i0 < full; i0 += MR)
-            small_block(y + (long)i0 * N + nb * NB, N, x + (long)i0 * K, K, w + nb * NB, N, K);
-        if (rest) {
-            float xt[MR * K], yt[MR * NB];
-            memset(xt, 0, sizeof xt);
-            memset(yt, 0, sizeof yt);
-            memcpy(xt, x + (long)full * K, (size_t)rest * K * sizeof *xt);
-            for (int r = 0; r < rest; r++) memcpy(yt + r * NB, y + (long)(full + r) * N + nb * NB, NB * sizeof *yt);
-            small_block(yt, NB, xt, K, w + nb * NB, N, K);
-            for (int r = 0; r < rest; r++) memcpy(y + (long)(full + r) * N + nb * NB, yt + r * NB, NB * sizeof *yt);
-        }
+    m->w = w;
+    m->K = K;
+    m->N = N;
+    m->panels = NULL;
+    if (N % NB != 0) return 0;
+    m->panels = aligned_alloc(64, (size_t)K * N * sizeof *m->panels);
+    if (!m->panels) return -1;
+    for (int nb = 0; nb < N / NB; nb++)
+        for (int k = 0; k < K; k++)
+            memcpy(m->panels + ((long)nb * K + k) * NB, w + (long)k * N + nb * NB, NB * sizeof *w);
+    return 0;
+}
+
+void kn_matrix_free(kn_matrix *m)
+{
+    free(m->panels);
+    m->panels = NULL;
+}
+
+/* One panel against rows [0, M): full blocks of MR rows, then one narrower block. */
+static void panel_rows(float *y, long ldy, const float *x, long ldx, const float *panel, int K, int M)
+{
+    int i0 = 0;
+    for (; i0 + MR <= M; i0 += MR) small_block(y + i0 * ldy, ldy, x + i0 * ldx, ldx, panel, NB, K, MR);
+    float *yr = y + i0 * ldy;
+    const float *xr = x + i0 * ldx;
+    switch (M - i0) {
+    case 5: small_block(yr, ldy, xr, ldx, panel, NB, K, 5); break;
+    case 4: small_block(yr, ldy, xr, ldx, panel, NB, K, 4); break;
+    case 3: small_block(yr, ldy, xr, ldx, panel, NB, K, 3); break;
+    case 2: small_block(yr, ldy, xr, ldx, panel, NB, K, 2); break;
+    case 1: small_block(yr, ldy, xr, ldx, panel, NB, K, 1); break;
+    default: break;
     }
 }
 
-void kn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N)
+/* y += x @ w for few rows. OpenBLAS packs the whole weight matrix on every call, which
+ * dominates when M is one short sentence; this kernel reads the pre-cut panels instead,
+ * each panel (K x NB, contiguous) once for all rows while it sits in cache. Panels are
+ * split between threads. */
+static void small_m_gemm(float *y, const float *x, const kn_matrix *w, int M)
 {
-    if (M <= KN_SMALL_M && N % NB == 0) {
+    int K = w->K, N = w->N, nblocks = N / NB;
+#pragma omp parallel for schedule(static) if (nblocks >= 8 && (long)M * K * N >= (1L << 20))
+    for (int nb = 0; nb < nblocks; nb++)
+        panel_rows(y + nb * NB, N, x, K, w->panels + (long)nb * K * NB, K, M);
+}
+
+void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M)
+{
+    int K = w->K, N = w->N;
+    if (M <= KN_SMALL_M && w->panels) {
         for (int i = 0; i < M; i++) {
             if (b) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
             else memset(y + (long)i * N, 0, (size_t)N * sizeof *y);
         }
-        small_m_gemm(y, x, w, M, K, N);
+        small_m_gemm(y, x, w, M);
         return;
     }
     float beta = 0.0f;
@@ -73,7 +103,50 @@ void kn_linear(float *y, const float *x, const float *w, const float *b, int M, 
         for (int i = 0; i < M; i++) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, w, N, beta, y, N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, w->w, N, beta, y, N);
+}
+
+/* Reductions in VW-wide partial sums: strict C keeps a scalar loop in order, which the
+ * compiler may not vectorize; these orders are as valid and many times faster. */
+static inline float hsum(vfloat v)
+{
+    float s = 0.0f;
+    for (int i = 0; i < VW; i++) s += v[i];
+    return s;
+}
+
+static inline float dot(const float *a, const float *b, int n)
+{
+    vfloat acc = {0};
+    int i = 0;
+    for (; i + VW <= n; i += VW) acc += *(const vfloat *)(a + i) * *(const vfloat *)(b + i);
+    float s = hsum(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static inline float sum(const float *a, int n)
+{
+    vfloat acc = {0};
+    int i = 0;
+    for (; i + VW <= n; i += VW) acc += *(const vfloat *)(a + i);
+    float s = hsum(acc);
+    for (; i < n; i++) s += a[i];
+    return s;
+}
+
+/* Sum of (a[i] - mean)^2. */
+static inline float sum_sq_dev(const float *a, float mean, int n)
+{
+    vfloat acc = {0};
+    int i = 0;
+    for (; i + VW <= n; i += VW) {
+        vfloat d = *(const vfloat *)(a + i) - mean;
+        acc += d * d;
+    }
+    float s = hsum(acc);
+    for (; i < n; i++) s += (a[i] - mean) * (a[i] - mean);
+    return s;
 }
 
 void kn_layernorm(float *y, const float *x, const float *scale, const float *bias, int M, int D, float eps)
@@ -81,15 +154,8 @@ void kn_layernorm(float *y, const float *x, const float *scale, const float *bia
     for (int i = 0; i < M; i++) {
         const float *xi = x + (long)i * D;
         float *yi = y + (long)i * D;
-        float mean = 0.0f;
-        for (int j = 0; j < D; j++) mean += xi[j];
-        mean /= (float)D;
-        float var = 0.0f;
-        for (int j = 0; j < D; j++) {
-            float d = xi[j] - mean;
-            var += d * d;
-        }
-        var /= (float)D;
+        float mean = sum(xi, D) / (float)D;
+        float var = sum_sq_dev(xi, mean, D) / (float)D;
         float rstd = 1.0f / sqrtf(var + eps);
         for (int j = 0; j < D; j++) yi[j] = (xi[j] - mean) * rstd * scale[j] + bias[j];
     }
@@ -121,9 +187,37 @@ void kn_add(float *y, const float *x, long n)
     for (long i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* Sequences up to KN_SMALL_M tokens (every USE-lite sentence): plain loops. BLAS calls
+ * this small cost more in dispatch than in math, and keeping OpenBLAS's spinning threads
+ * idle leaves both cores to the linear-layer threads. */
+static void attention_short(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores)
+{
+    int hd = D / heads, ld = 3 * D;
+    for (int h = 0; h < heads; h++) {
+        for (int i = 0; i < T; i++) {
+            const float *q = qkv + (long)i * ld + h * hd;
+            for (int j = 0; j < T; j++) scores[i * T + j] = dot(q, qkv + (long)j * ld + D + h * hd, hd) * q_scale;
+        }
+        kn_softmax_rows(scores, T, T);
+        for (int i = 0; i < T; i++) {
+            float *out = ctx + (long)i * D + h * hd;
+            memset(out, 0, (size_t)hd * sizeof *out);
+            for (int j = 0; j < T; j++) {
+                const float *v = qkv + (long)j * ld + 2 * D + h * hd;
+                float p = scores[i * T + j];
+                for (int c = 0; c < hd; c++) out[c] += p * v[c];
+            }
+        }
+    }
+}
+
 void kn_attention(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores)
 {
     int hd = D / heads, ld = 3 * D;
+    if (T <= KN_SMALL_M) {
+        attention_short(ctx, qkv, T, D, heads, q_scale, scores);
+        return;
+    }
     for (int h = 0; h < heads; h++) {
         const float *q = qkv + h * hd, *k = qkv + D + h * hd, *v = qkv + 2 * D + h * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, q_scale, q, ld, k, ld, 0.0f, scores, T);
@@ -136,8 +230,7 @@ void kn_l2_normalize(float *x, int rows, int cols, float eps)
 {
     for (int i = 0; i < rows; i++) {
         float *r = x + (long)i * cols;
-        float ss = 0.0f;
-        for (int j = 0; j < cols; j++) ss += r[j] * r[j];
+        float ss = dot(r, r, cols);
         float inv = 1.0f / sqrtf(ss > eps ? ss : eps);
         for (int j = 0; j < cols; j++) r[j] *= inv;
     }

@@ -20,8 +20,8 @@
 typedef struct {
     int d_in, d_att, d_model, d_ff, heads;
     float q_scale;
-    const float *attn_ln_s, *attn_ln_b, *qkv_w, *qkv_b, *out_w, *out_b, *res_w, *res_b;
-    const float *ffn_ln_s, *ffn_ln_b, *w1, *b1, *w2, *b2;
+    const float *attn_ln_s, *attn_ln_b, *qkv_b, *out_b, *res_b, *ffn_ln_s, *ffn_ln_b, *b1, *b2;
+    kn_matrix qkv_w, out_w, res_w, w1, w2; /* res_w.w is NULL when the residual is identity */
 } use_layer;
 
 typedef struct {
@@ -30,7 +30,8 @@ typedef struct {
     kn_use_tokenizer *tok;
     int vocab_rows, d_embed, n_timescales, max_positions;
     float ln_eps, l2_eps;
-    const float *embed, *inv_timescales, *proj_w, *proj_b;
+    const float *embed, *inv_timescales, *proj_b;
+    kn_matrix proj_w;
     use_layer layers[KN_USE_LAYERS];
     /* scratch, grown on demand */
     float *buf;
@@ -43,12 +44,25 @@ static const float *weight(use_lite *m, const char *name, int ndim, int64_t d0, 
     return kn_st_f32(m->st, name, ndim, shape, err);
 }
 
+/* Finds l<layer>.<suffix> with shape [k, n] and prepares it for the kernels. */
+static int bind_matrix(use_lite *m, kn_matrix *out, char *name, size_t cap, int l, const char *suffix, int k, int n,
+                       kn_error *err)
+{
+    snprintf(name, cap, "l%d.%s", l, suffix);
+    const float *w = weight(m, name, 2, k, n, err);
+    if (!w) return 0;
+    if (kn_matrix_init(out, w, k, n) != 0) {
+        kn_fail(err, "out of memory preparing %s", name);
+        return 0;
+    }
+    return 1;
+}
+
 static int bind_layer(use_lite *m, int l, const json_t *lcfg, kn_error *err)
 {
     use_layer *L = &m->layers[l];
     char n[128];
-#define W2(field, suffix, a, b) \
-    (snprintf(n, sizeof n, "l%d." suffix, l), (L->field = weight(m, n, 2, a, b, err)) != NULL)
+#define W2(field, suffix, a, b) bind_matrix(m, &L->field, n, sizeof n, l, suffix, a, b, err)
 #define W1(field, suffix, a) \
     (snprintf(n, sizeof n, "l%d." suffix, l), (L->field = weight(m, n, 1, a, 0, err)) != NULL)
     /* Widths come from the weights themselves; shapes are then checked by name. */
@@ -87,6 +101,15 @@ static int bind_layer(use_lite *m, int l, const json_t *lcfg, kn_error *err)
 static void destroy(kn_encoder *enc)
 {
     use_lite *m = (use_lite *)enc;
+    for (int l = 0; l < KN_USE_LAYERS; l++) {
+        use_layer *L = &m->layers[l];
+        kn_matrix_free(&L->qkv_w);
+        kn_matrix_free(&L->out_w);
+        kn_matrix_free(&L->res_w);
+        kn_matrix_free(&L->w1);
+        kn_matrix_free(&L->w2);
+    }
+    kn_matrix_free(&m->proj_w);
     kn_st_close(m->st);
     kn_use_tokenizer_free(m->tok);
     free(m->buf);
@@ -165,7 +188,7 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
     for (int l = 0; l < KN_USE_LAYERS && M > 0; l++) {
         const use_layer *L = &m->layers[l];
         kn_layernorm(h, x, L->attn_ln_s, L->attn_ln_b, (int)M, L->d_in, m->ln_eps);
-        kn_linear(big, h, L->qkv_w, L->qkv_b, (int)M, L->d_in, 3 * L->d_att);
+        kn_linear(big, h, &L->qkv_w, L->qkv_b, (int)M);
         long row = 0;
         for (size_t s = 0; s < n; s++) {
             int T = seqs[s].n < (size_t)m->max_positions ? (int)seqs[s].n : m->max_positions;
@@ -174,18 +197,18 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
             row += T;
         }
         /* y = attention output + residual (projected when the width changes); kept in h. */
-        if (L->res_w) {
-            kn_linear(h, x, L->res_w, L->res_b, (int)M, L->d_in, L->d_model);
-            kn_linear(x, ctx, L->out_w, L->out_b, (int)M, L->d_att, L->d_model);
+        if (L->res_w.w) {
+            kn_linear(h, x, &L->res_w, L->res_b, (int)M);
+            kn_linear(x, ctx, &L->out_w, L->out_b, (int)M);
             kn_add(x, h, M * L->d_model);
         } else {
-            kn_linear(h, ctx, L->out_w, L->out_b, (int)M, L->d_att, L->d_model);
+            kn_linear(h, ctx, &L->out_w, L->out_b, (int)M);
             kn_add(x, h, M * L->d_model);
         }
         kn_layernorm(h, x, L->ffn_ln_s, L->ffn_ln_b, (int)M, L->d_model, m->ln_eps);
-        kn_linear(big, h, L->w1, L->b1, (int)M, L->d_model, L->d_ff);
+        kn_linear(big, h, &L->w1, L->b1, (int)M);
         kn_relu(big, M * L->d_ff);
-        kn_linear(h, big, L->w2, L->b2, (int)M, L->d_ff, L->d_model);
+        kn_linear(h, big, &L->w2, L->b2, (int)M);
         kn_add(x, h, M * L->d_model);
     }
 
@@ -206,7 +229,7 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         for (int j = 0; j < D; j++) p[j] *= inv;
         row += T;
     }
-    kn_linear(out, pooled, m->proj_w, m->proj_b, (int)n, D, E);
+    kn_linear(out, pooled, &m->proj_w, m->proj_b, (int)n);
     for (long i = 0; i < (long)n * E; i++) out[i] = tanhf(out[i]);
     kn_l2_normalize(out, (int)n, E, m->l2_eps);
     if (pooled != ctx) free(pooled);
@@ -224,7 +247,7 @@ static double flops(const kn_encoder *enc, const kn_token_seq *seqs, size_t n)
         for (int l = 0; l < KN_USE_LAYERS; l++) {
             const use_layer *L = &m->layers[l];
             double per_token = (double)L->d_in * 3 * L->d_att + (double)L->d_att * L->d_model +
-                               2.0 * L->d_model * L->d_ff + (L->res_w ? (double)L->d_in * L->d_model : 0.0);
+                               2.0 * L->d_model * L->d_ff + (L->res_w.w ? (double)L->d_in * L->d_model : 0.0);
             total += 2.0 * T * per_token + 2.0 * 2.0 * T * T * L->d_att;
         }
     }
@@ -274,9 +297,10 @@ kn_encoder *kn_use_lite_open(const char *dir, const json_t *cfg, kn_error *err)
     }
     int D = m->layers[KN_USE_LAYERS - 1].d_model;
     m->base.dim = (int)pw->shape[1];
-    m->proj_w = weight(m, "proj.weight", 2, D, m->base.dim, err);
+    const float *proj = weight(m, "proj.weight", 2, D, m->base.dim, err);
     m->proj_b = weight(m, "proj.bias", 1, m->base.dim, 0, err);
-    if (!m->embed || !m->inv_timescales || !m->proj_w || !m->proj_b) goto fail;
+    if (!m->embed || !m->inv_timescales || !proj || !m->proj_b) goto fail;
+    if (kn_matrix_init(&m->proj_w, proj, D, m->base.dim) != 0) { kn_fail(err, "out of memory"); goto fail; }
     return &m->base;
 fail:
     destroy(&m->base);
