@@ -15,6 +15,7 @@ static void print_line(void *ctx, const char *text)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kanava model fetch NAME [--from-tarball FILE] [--models-dir DIR]\n"
+               "       kanava model add NAME DIR [--models-dir DIR]   (a sentence-transformers directory)\n"
                "       kanava model list [--models-dir DIR]\n");
 }
 
@@ -49,6 +50,16 @@ int cmd_model(int argc, char **argv)
             return KN_EXIT_FAIL;
         }
         fprintf(stderr, rc == 1 ? "%s is already installed in %s/%s\n" : "installed %s in %s/%s\n", name, models_dir, name);
+        return KN_EXIT_OK;
+    }
+    if (strcmp(sub, "add") == 0) {
+        if (optind + 3 != argc) { usage(stderr); return KN_EXIT_USAGE; }
+        int rc = kn_model_add(models_dir, argv[optind + 1], argv[optind + 2], &err);
+        if (rc < 0) {
+            fprintf(stderr, "kanava: model add %s: %s\n", argv[optind + 1], err.msg);
+            return KN_EXIT_FAIL;
+        }
+        fprintf(stderr, rc == 1 ? "%s is already registered\n" : "added %s (%s)\n", argv[optind + 1], argv[optind + 2]);
         return KN_EXIT_OK;
     }
     if (strcmp(sub, "list") == 0) {

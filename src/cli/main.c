@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "  embed [--model NAME|DIR] [--format jsonl|npy|tsv] [--column NAME] [FILE]\n"
             "                          one vector per input text (lines, or a CSV column)\n"
             "  model fetch NAME        download and convert a built-in model (use-lite)\n"
+            "  model add NAME DIR      register a sentence-transformers directory (BERT, XLM-R)\n"
             "  model list              show installed models\n"
             "  version                 print the version\n"
             "\n"

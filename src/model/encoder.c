@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hf_bert.h"
 #include "model/use_lite.h"
 #include "util/fs.h"
 
@@ -25,6 +26,8 @@ kn_encoder *kn_encoder_open(const char *dir, kn_error *err)
     kn_encoder *enc = NULL;
     if (family && strcmp(family, "use-lite") == 0)
         enc = kn_use_lite_open(dir, cfg, err);
+    else if (!family && json_object_get(cfg, "model_type")) /* a Hugging Face directory */
+        enc = kn_hf_bert_open(dir, cfg, err);
     else
         kn_fail(err, "%s: unsupported model family '%s'", path, family ? family : "(none)");
     json_decref(cfg);

@@ -36,19 +36,59 @@ static inline __attribute__((always_inline)) void small_block(float *y, long ldy
         for (int v = 0; v < NBV; v++) *(vfloat *)(y + r * ldy + v * VW) = acc[r][v];
 }
 
+float kn_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13); /* inf / nan */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else { /* subnormal: renormalise */
+        int e = -1;
+        do { e++; mant <<= 1; } while (!(mant & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
+    }
+    union { uint32_t u; float f; } v = {bits};
+    return v.f;
+}
+
+int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
+{
+    memset(m, 0, sizeof *m);
+    if (nsrc < 1 || nsrc > KN_MAX_PARTS) return -1;
+    int all_f32 = 1;
+    for (int i = 0; i < nsrc; i++) {
+        m->N += src[i].n;
+        all_f32 &= src[i].dtype == KN_F32;
+    }
+    m->K = K;
+    if (all_f32) {
+        m->nparts = nsrc;
+        memcpy(m->part, src, (size_t)nsrc * sizeof *src);
+    }
+    if (m->N % NB != 0) return all_f32 ? 0 : -1; /* half-precision weights need the panels */
+    m->panels = aligned_alloc(64, (size_t)K * m->N * sizeof *m->panels);
+    if (!m->panels) return -1;
+    int col = 0;
+    for (int i = 0; i < nsrc; i++) {
+        const kn_weight_src *s = &src[i];
+        for (int n = 0; n < s->n; n++, col++) {
+            float *dst = m->panels + (long)(col / NB) * K * NB + col % NB;
+            for (int k = 0; k < K; k++) {
+                long at = s->transposed ? (long)n * K + k : (long)k * s->n + n;
+                dst[(long)k * NB] = kn_load_f32(s->data, s->dtype, at);
+            }
+        }
+    }
+    return 0;
+}
+
 int kn_matrix_init(kn_matrix *m, const float *w, int K, int N)
 {
-    m->w = w;
-    m->K = K;
-    m->N = N;
-    m->panels = NULL;
-    if (N % NB != 0) return 0;
-    m->panels = aligned_alloc(64, (size_t)K * N * sizeof *m->panels);
-    if (!m->panels) return -1;
-    for (int nb = 0; nb < N / NB; nb++)
-        for (int k = 0; k < K; k++)
-            memcpy(m->panels + ((long)nb * K + k) * NB, w + (long)k * N + nb * NB, NB * sizeof *w);
-    return 0;
+    kn_weight_src src = {w, KN_F32, N, 0};
+    return kn_matrix_init_src(m, K, &src, 1);
 }
 
 void kn_matrix_free(kn_matrix *m)
@@ -89,7 +129,7 @@ static void small_m_gemm(float *y, const float *x, const kn_matrix *w, int M)
 void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M)
 {
     int K = w->K, N = w->N;
-    if (M <= KN_SMALL_M && w->panels) {
+    if (w->panels && (M <= KN_SMALL_M || w->nparts == 0)) {
         for (int i = 0; i < M; i++) {
             if (b) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
             else memset(y + (long)i * N, 0, (size_t)N * sizeof *y);
@@ -103,7 +143,18 @@ void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int
         for (int i = 0; i < M; i++) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, w->w, N, beta, y, N);
+    int col = 0;
+    for (int p = 0; p < w->nparts; p++) {
+        const kn_weight_src *s = &w->part[p];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, s->transposed ? CblasTrans : CblasNoTrans, M, s->n, K, 1.0f, x, K,
+                    s->data, s->transposed ? K : s->n, beta, y + col, N);
+        col += s->n;
+    }
+}
+
+void kn_gelu(float *x, long n)
+{
+    for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
 /* Reductions in VW-wide partial sums: strict C keeps a scalar loop in order, which the

@@ -3,22 +3,57 @@
 #ifndef KN_OPS_H
 #define KN_OPS_H
 
+#include <stdint.h>
+
 /* Up to this many rows, linear layers use Kanava's own kernel instead of OpenBLAS sgemm. */
 #ifndef KN_SMALL_M
 #define KN_SMALL_M 128
 #endif
 
-/* A weight matrix [K, N] as stored (row-major, usually memory-mapped), plus a copy cut
- * into contiguous column panels for the small-M kernel (NULL when N does not divide). */
+#include "model/safetensors.h"
+
+/* Where a block of a weight matrix's output columns comes from: n columns stored either
+ * [K, n] (in x out, TensorFlow) or, when transposed, [n, K] (out x in, PyTorch Linear),
+ * in F32, F16 or BF16. Several sources side by side make one matrix (fused q|k|v). */
+typedef struct kn_weight_src {
+    const void *data;
+    kn_dtype dtype;
+    int n;
+    int transposed;
+} kn_weight_src;
+
+#define KN_MAX_PARTS 3
+
+/* A weight matrix [K, N] for y = x @ W: always a copy cut into contiguous column panels
+ * (F32) for Kanava's kernel, and, when every source is F32, the sources themselves for
+ * OpenBLAS on large batches. */
 typedef struct kn_matrix {
-    const float *w;
-    float *panels;
+    float *panels; /* NULL when N is not a multiple of the panel width */
     int K, N;
+    int nparts;    /* 0: no F32 sources; large batches use the panels too */
+    kn_weight_src part[KN_MAX_PARTS];
 } kn_matrix;
 
-/* Returns 0, or -1 when out of memory. */
+/* Returns 0, or -1 when out of memory or the shapes do not add up. */
+int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc);
+/* A single F32 [K, N] source (row-major, in x out). */
 int kn_matrix_init(kn_matrix *m, const float *w, int K, int N);
 void kn_matrix_free(kn_matrix *m);
+
+/* Element conversions for half-precision weights. */
+float kn_f16_to_f32(uint16_t h);
+static inline float kn_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+/* Element i of a tensor of dtype F32/F16/BF16 as float. */
+static inline float kn_load_f32(const void *data, kn_dtype dtype, long i)
+{
+    if (dtype == KN_F32) return ((const float *)data)[i];
+    if (dtype == KN_BF16) return kn_bf16_to_f32(((const uint16_t *)data)[i]);
+    return kn_f16_to_f32(((const uint16_t *)data)[i]);
+}
 
 /* y[M,N] = x[M,K] @ w[K,N] + b[N] (b may be NULL). */
 void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M);
@@ -33,5 +68,7 @@ void kn_add(float *y, const float *x, long n); /* y += x */
 void kn_attention(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores);
 /* Rows scaled to unit L2 norm (rsqrt of max(sum of squares, eps)). */
 void kn_l2_normalize(float *x, int rows, int cols, float eps);
+/* x = gelu(x) with the exact erf form. */
+void kn_gelu(float *x, long n);
 
 #endif

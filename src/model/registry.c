@@ -3,12 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/encoder.h"
 #include "model/safetensors.h"
 #include "model/use_lite.h"
 #include "util/fs.h"
@@ -118,6 +120,32 @@ int kn_model_fetch(const char *models_dir, const char *name, const char *tarball
     return rc;
 }
 
+int kn_model_add(const char *models_dir, const char *name, const char *dir, kn_error *err)
+{
+    if (!*name || name[0] == '.' || strchr(name, '/') || strlen(name) > 128)
+        return kn_fail(err, "'%s' is not a valid model name (no '/', not starting with '.')", name);
+    char abs[PATH_MAX], link_path[4096], existing[PATH_MAX];
+    if (!realpath(dir, abs)) return kn_fail(err, "%s: %s", dir, strerror(errno));
+    if (kn_path_join(link_path, sizeof link_path, models_dir, name) != 0) return kn_fail(err, "path too long");
+    if (realpath(link_path, existing)) {
+        if (strcmp(existing, abs) == 0) return 1;
+        return kn_fail(err, "a model named '%s' already exists in %s (pointing to %s)", name, models_dir, existing);
+    }
+    kn_encoder *enc = kn_encoder_open(abs, err);
+    if (!enc) return -1;
+    const char *probe = "Kanava checks that this model loads.";
+    size_t len = strlen(probe);
+    float *v = malloc((size_t)enc->dim * sizeof *v);
+    int rc = v ? kn_encoder_embed(enc, &probe, &len, 1, 1, v, NULL, NULL, err) : kn_fail(err, "out of memory");
+    free(v);
+    kn_encoder_close(enc);
+    if (rc != 0) return -1;
+    if (kn_mkdir_p(models_dir, err) != 0) return -1;
+    unlink(link_path); /* a dangling link left by a moved directory */
+    if (symlink(abs, link_path) != 0) return kn_fail(err, "%s: %s", link_path, strerror(errno));
+    return 0;
+}
+
 int kn_model_list(const char *models_dir, void (*line)(void *ctx, const char *text), void *ctx, kn_error *err)
 {
     DIR *d = opendir(models_dir);
@@ -139,6 +167,7 @@ int kn_model_list(const char *models_dir, void (*line)(void *ctx, const char *te
             snprintf(text, sizeof text, "%-24s (incomplete: no config.json)", e->d_name);
         } else {
             const char *family = json_string_value(json_object_get(cfg, "family"));
+            if (!family) family = json_string_value(json_object_get(cfg, "model_type")); /* Hugging Face */
             snprintf(text, sizeof text, "%-24s %-12s dim %-5lld %7.1f MiB  %s", e->d_name, family ? family : "?",
                      (long long)json_integer_value(json_object_get(cfg, "dim")), mib, dir);
         }

@@ -22,6 +22,11 @@ int kn_model_path(char *out, size_t cap, const char *models_dir, const char *nam
  * installed (nothing done), 0 when installed now, -1 on error (nothing installed). */
 int kn_model_fetch(const char *models_dir, const char *name, const char *tarball, kn_error *err);
 
+/* Registers a model directory (e.g. a Hugging Face sentence-transformers directory) under
+ * name after checking that it loads and embeds: a symbolic link in models_dir, so large
+ * weights are not copied. Adding the same directory again is a no-op (returns 1). */
+int kn_model_add(const char *models_dir, const char *name, const char *dir, kn_error *err);
+
 /* Prints the installed models, one line each. */
 int kn_model_list(const char *models_dir, void (*line)(void *ctx, const char *text), void *ctx, kn_error *err);
 

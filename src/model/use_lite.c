@@ -21,7 +21,7 @@ typedef struct {
     int d_in, d_att, d_model, d_ff, heads;
     float q_scale;
     const float *attn_ln_s, *attn_ln_b, *qkv_b, *out_b, *res_b, *ffn_ln_s, *ffn_ln_b, *b1, *b2;
-    kn_matrix qkv_w, out_w, res_w, w1, w2; /* res_w.w is NULL when the residual is identity */
+    kn_matrix qkv_w, out_w, res_w, w1, w2; /* res_w.N is 0 when the residual is identity */
 } use_layer;
 
 typedef struct {
@@ -197,7 +197,7 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
             row += T;
         }
         /* y = attention output + residual (projected when the width changes); kept in h. */
-        if (L->res_w.w) {
+        if (L->res_w.N) {
             kn_linear(h, x, &L->res_w, L->res_b, (int)M);
             kn_linear(x, ctx, &L->out_w, L->out_b, (int)M);
             kn_add(x, h, M * L->d_model);
@@ -247,7 +247,7 @@ static double flops(const kn_encoder *enc, const kn_token_seq *seqs, size_t n)
         for (int l = 0; l < KN_USE_LAYERS; l++) {
             const use_layer *L = &m->layers[l];
             double per_token = (double)L->d_in * 3 * L->d_att + (double)L->d_att * L->d_model +
-                               2.0 * L->d_model * L->d_ff + (L->res_w.w ? (double)L->d_in * L->d_model : 0.0);
+                               2.0 * L->d_model * L->d_ff + (L->res_w.N ? (double)L->d_in * L->d_model : 0.0);
             total += 2.0 * T * per_token + 2.0 * 2.0 * T * T * L->d_att;
         }
     }
