@@ -16,6 +16,7 @@ struct kn_safetensors {
     kn_tensor *tensors;
     size_t n;
     json_t *header; /* owns the name strings */
+    int owns_map;   /* 1: mmap'd by kn_st_open */
 };
 
 static const char *const dtype_names[] = {"F32", "F16", "BF16", "I32", "I64"};
@@ -45,7 +46,7 @@ static kn_dtype dtype_from_name(const char *s)
 void kn_st_close(kn_safetensors *st)
 {
     if (!st) return;
-    if (st->map) munmap(st->map, st->map_size);
+    if (st->map && st->owns_map) munmap(st->map, st->map_size);
     free(st->tensors);
     json_decref(st->header);
     free(st);
@@ -90,6 +91,33 @@ static int parse_entry(const char *path, const char *name, json_t *v, const uint
     return 0;
 }
 
+/* Parses the header of the bytes at st->map (st->map_size long); path names errors. */
+static int parse(kn_safetensors *st, const char *path, kn_error *err)
+{
+    const uint8_t *p = st->map;
+    size_t size = st->map_size;
+    if (size < 8) return kn_fail(err, "%s: %zu bytes is too short for a safetensors file", path, size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    if (hlen > size - 8)
+        return kn_fail(err, "%s: header length %llu exceeds the file size %zu (truncated file?)", path,
+                       (unsigned long long)hlen, size);
+    json_error_t jerr;
+    st->header = json_loadb((const char *)p + 8, (size_t)hlen, 0, &jerr);
+    if (!json_is_object(st->header)) return kn_fail(err, "%s: header is not a JSON object: %s", path, jerr.text);
+    size_t n = json_object_size(st->header);
+    st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
+    if (!st->tensors) return kn_fail(err, "out of memory");
+    const char *key;
+    json_t *val;
+    json_object_foreach(st->header, key, val) {
+        if (strcmp(key, "__metadata__") == 0) continue;
+        if (parse_entry(path, key, val, p + 8 + hlen, size - 8 - (size_t)hlen, &st->tensors[st->n], err) != 0) return -1;
+        st->n++;
+    }
+    return 0;
+}
+
 kn_safetensors *kn_st_open(const char *path, kn_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -101,38 +129,29 @@ kn_safetensors *kn_st_open(const char *path, kn_error *err)
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) { kn_fail(err, "%s: mmap: %s", path, strerror(errno)); return NULL; }
-
     kn_safetensors *st = calloc(1, sizeof *st);
     if (!st) { munmap(map, size); kn_fail(err, "out of memory"); return NULL; }
     st->map = map;
     st->map_size = size;
-    const uint8_t *p = map;
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
-    if (hlen > size - 8) {
-        kn_fail(err, "%s: header length %llu exceeds the file size %zu (truncated file?)", path, (unsigned long long)hlen, size);
-        goto fail;
-    }
-    json_error_t jerr;
-    st->header = json_loadb((const char *)p + 8, (size_t)hlen, 0, &jerr);
-    if (!json_is_object(st->header)) {
-        kn_fail(err, "%s: header is not a JSON object: %s", path, jerr.text);
-        goto fail;
-    }
-    size_t n = json_object_size(st->header);
-    st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
-    if (!st->tensors) { kn_fail(err, "out of memory"); goto fail; }
-    const char *key;
-    json_t *val;
-    json_object_foreach(st->header, key, val) {
-        if (strcmp(key, "__metadata__") == 0) continue;
-        if (parse_entry(path, key, val, p + 8 + hlen, size - 8 - (size_t)hlen, &st->tensors[st->n], err) != 0) goto fail;
-        st->n++;
+    st->owns_map = 1;
+    if (parse(st, path, err) != 0) {
+        kn_st_close(st);
+        return NULL;
     }
     return st;
-fail:
-    kn_st_close(st);
-    return NULL;
+}
+
+kn_safetensors *kn_st_from_buffer(const void *buf, size_t size, const char *name, kn_error *err)
+{
+    kn_safetensors *st = calloc(1, sizeof *st);
+    if (!st) { kn_fail(err, "out of memory"); return NULL; }
+    st->map = (void *)buf;
+    st->map_size = size;
+    if (parse(st, name, err) != 0) {
+        kn_st_close(st);
+        return NULL;
+    }
+    return st;
 }
 
 size_t kn_st_count(const kn_safetensors *st) { return st->n; }

@@ -27,6 +27,8 @@ typedef struct kn_tensor {
 typedef struct kn_safetensors kn_safetensors;
 
 kn_safetensors *kn_st_open(const char *path, kn_error *err);
+/* The same over bytes the caller keeps alive (tests, fuzzing); name labels errors. */
+kn_safetensors *kn_st_from_buffer(const void *buf, size_t size, const char *name, kn_error *err);
 void kn_st_close(kn_safetensors *st);
 size_t kn_st_count(const kn_safetensors *st);
 const kn_tensor *kn_st_at(const kn_safetensors *st, size_t i);
