@@ -44,6 +44,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in build/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "$(basename "$t")" "$t"; done
 for t in build-san/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "san/$(basename "$t")" "$t"; done
+run wordpiece-reference tools/hf/check_wordpiece.sh build
+run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
