@@ -26,6 +26,11 @@ mkdir -p build/cache
 [ -f build/cache/package/dist/model.json ] || tar -xzf "$KANAVA_TARBALL" -C build/cache package/dist \
     || { echo "could not unpack $KANAVA_TARBALL"; exit 1; }
 
+# Tiny random models in the Hugging Face layout and their PyTorch reference embeddings.
+export KANAVA_HF_TINY="$ROOT/build/hf-tiny"
+{ /usr/bin/python3 tools/hf/tiny_models.py "$KANAVA_HF_TINY" && /usr/bin/python3 tools/hf/tiny_reference.py "$KANAVA_HF_TINY"; } \
+    >build/hf-tiny.log 2>&1 || { echo "tiny model generation failed, see build/hf-tiny.log"; exit 1; }
+
 passed=0 failed=0 failures=()
 run() { # name, command...
     local name="$1"; shift
@@ -44,6 +49,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in build/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "$(basename "$t")" "$t"; done
 for t in build-san/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run "san/$(basename "$t")" "$t"; done
+run unigram-reference tools/hf/check_unigram.sh build
+run san/unigram-reference tools/hf/check_unigram.sh build-san
 run wordpiece-reference tools/hf/check_wordpiece.sh build
 run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
 run cli tests/cli_test.sh build

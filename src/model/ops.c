@@ -68,9 +68,11 @@ int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
         m->nparts = nsrc;
         memcpy(m->part, src, (size_t)nsrc * sizeof *src);
     }
-    if (m->N % NB != 0) return all_f32 ? 0 : -1; /* half-precision weights need the panels */
-    m->panels = aligned_alloc(64, (size_t)K * m->N * sizeof *m->panels);
+    /* The last panel is zero-padded to full width when N is not a multiple of NB. */
+    size_t npanels = ((size_t)m->N + NB - 1) / NB;
+    m->panels = aligned_alloc(64, npanels * (size_t)K * NB * sizeof *m->panels);
     if (!m->panels) return -1;
+    memset(m->panels, 0, npanels * (size_t)K * NB * sizeof *m->panels);
     int col = 0;
     for (int i = 0; i < nsrc; i++) {
         const kn_weight_src *s = &src[i];
@@ -120,16 +122,27 @@ static void panel_rows(float *y, long ldy, const float *x, long ldx, const float
  * split between threads. */
 static void small_m_gemm(float *y, const float *x, const kn_matrix *w, int M)
 {
-    int K = w->K, N = w->N, nblocks = N / NB;
+    int K = w->K, N = w->N, nblocks = N / NB, tail = N % NB;
 #pragma omp parallel for schedule(static) if (nblocks >= 8 && (long)M * K * N >= (1L << 20))
     for (int nb = 0; nb < nblocks; nb++)
         panel_rows(y + nb * NB, N, x, K, w->panels + (long)nb * K * NB, K, M);
+    if (tail) {
+        /* The zero-padded last panel goes through a full-width scratch row by row block. */
+        const float *panel = w->panels + (long)nblocks * K * NB;
+        for (int i0 = 0; i0 < M; i0 += MR) {
+            int mr = M - i0 < MR ? M - i0 : MR;
+            float yt[MR * NB] = {0};
+            for (int r = 0; r < mr; r++) memcpy(yt + r * NB, y + (long)(i0 + r) * N + nblocks * NB, tail * sizeof *yt);
+            panel_rows(yt, NB, x + (long)i0 * K, K, panel, K, mr);
+            for (int r = 0; r < mr; r++) memcpy(y + (long)(i0 + r) * N + nblocks * NB, yt + r * NB, tail * sizeof *yt);
+        }
+    }
 }
 
 void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M)
 {
     int K = w->K, N = w->N;
-    if (w->panels && (M <= KN_SMALL_M || w->nparts == 0)) {
+    if (M <= KN_SMALL_M || w->nparts == 0) {
         for (int i = 0; i < M; i++) {
             if (b) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
             else memset(y + (long)i * N, 0, (size_t)N * sizeof *y);

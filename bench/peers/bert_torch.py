@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Speed peer: a sentence-transformers BERT / XLM-R model on PyTorch (Debian
+python3-torch), run by the independent eager implementation in
+tools/hf/bert_reference.py (the same operations transformers' eager BertModel runs:
+F.linear, matmul, softmax, layer_norm, erf GELU, then mean pooling).
+
+  /usr/bin/python3 bench/peers/bert_torch.py MODEL_DIR
+      [--threads 2] [--lengths 16,64] [--lat-n 200] [--warmup 10]
+      [--batch 32] [--batches 6] [--repeats 3] [--seed 1]
+
+MODEL_DIR is normally the random-weight model with the exact shapes of
+paraphrase-multilingual-MiniLM-L12-v2 written by
+  /usr/bin/python3 tools/hf/tiny_models.py --minilm-shapes build/bench-hf/minilm-shapes
+(its f32/ directory; an F16 directory is computed in float32 after upcasting).
+
+Inputs are random token-id sequences of exactly the given length: <s>/[CLS] id, random
+ordinary ids, </s>/[SEP] id (no tokenization is timed). Under torch.inference_mode(),
+per length:
+  lat_p50_ms / lat_p99_ms  batch-1 latency of --lat-n calls, each on a new sequence,
+                           after --warmup calls; nearest-rank percentiles
+  batch32_sent_per_s       --batches batches of --batch sequences (no padding needed,
+                           all of the same length) after one warm-up batch; best of
+                           --repeats passes (this 2-core VM is noisy)
+  peak_rss_mib             ru_maxrss so far (model loading included)
+The BLAS that torch has mapped is printed first; then one JSON line per length.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def mapped_libs(words):
+    found = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith("/"):
+                base = os.path.basename(parts[5]).lower()
+                if any(w in base for w in words):
+                    real = os.path.realpath(parts[5])
+                    if real not in found:
+                        found.append(real)
+    return found
+
+
+def describe_blas():
+    """(short name, detail lines) of the BLAS mapped into this process."""
+    import ctypes
+    libs = mapped_libs(("blas", "mkl", "blis"))
+    detail = ["BLAS libraries mapped: %s" % (", ".join(libs) or "none")]
+    for lib in libs:
+        try:
+            h = ctypes.CDLL(lib)
+            h.openblas_get_config.restype = ctypes.c_char_p
+            cfg = h.openblas_get_config().decode().strip()
+            detail.append("OpenBLAS config: %s; %d threads" % (cfg, h.openblas_get_num_threads()))
+            words = cfg.split()  # e.g. "OpenBLAS 0.3.21 USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
+            flavour = "openmp" if "openmp" in lib else ("pthread" if "pthread" in lib else "")
+            core = [w for w in words[2:] if w.isalpha() and w[0].isupper() and w not in ("DYNAMIC_ARCH",)]
+            return " ".join(words[:2] + ([flavour] if flavour else []) + core[-1:]), detail
+        except (OSError, AttributeError):
+            continue
+    if libs:
+        return os.path.basename(libs[0]), detail
+    return "none mapped (torch BLAS_INFO from its build config)", detail
+
+
+def percentile(sorted_vals, p):
+    k = max(1, math.ceil(p / 100.0 * len(sorted_vals)))
+    return sorted_vals[k - 1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description="PyTorch BERT/XLM-R sentence-embedding speed peer")
+    ap.add_argument("model_dir")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lengths", default="16,64")
+    ap.add_argument("--lat-n", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    # Thread pools are sized when the libraries load: set the variables first.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    # With 2 cores, spinning OpenMP workers starve the BLAS threads (see torch_embed.py).
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+    import numpy as np
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "tools", "hf"))
+    import bert_reference
+
+    torch.set_num_threads(args.threads)
+    model = bert_reference.load_model(args.model_dir, low_memory=True)
+    cfg = model.cfg
+    blas, detail = describe_blas()
+    print("torch %s, intra-op threads %d, OMP_WAIT_POLICY=%s" % (
+        torch.__version__, torch.get_num_threads(), os.environ["OMP_WAIT_POLICY"]))
+    for line in detail:
+        print(line)
+    print("model %s: %s, %d layers, hidden %d, %d heads, intermediate %d, vocab %d, weights %s, "
+          "pooling %s%s" % (args.model_dir, cfg["model_type"], cfg["num_hidden_layers"], cfg["hidden_size"],
+                            cfg["num_attention_heads"], cfg["intermediate_size"], cfg["vocab_size"],
+                            "+".join(model.weight_dtypes), "+".join(model.pooling),
+                            " + normalize" if model.normalize else ""))
+    sys.stdout.flush()
+
+    # special ids: XLM-R tokenizer layout (<s>=0 <pad>=1 </s>=2 <unk>=3) when the
+    # tokenizer is Unigram, BERT's [CLS]/[SEP] otherwise
+    with open(os.path.join(args.model_dir, "tokenizer.json"), encoding="utf-8") as f:
+        tok = json.load(f)
+    if tok["model"]["type"] == "Unigram":
+        cls_id, sep_id, lo, hi = 0, 2, 4, len(tok["model"]["vocab"]) - 1
+    else:
+        v = tok["model"]["vocab"]
+        cls_id, sep_id, lo, hi = v["[CLS]"], v["[SEP]"], v["[MASK]"] + 1, len(v)
+    rng = np.random.default_rng(args.seed)
+
+    def make(n, length):
+        ids = rng.integers(lo, hi, size=(n, length))
+        ids[:, 0], ids[:, -1] = cls_id, sep_id
+        return torch.from_numpy(ids.astype(np.int64))
+
+    for length in [int(x) for x in args.lengths.split(",")]:
+        if length > model.max_seq_length:
+            sys.exit("length %d exceeds max_seq_length %d" % (length, model.max_seq_length))
+        lat_ids = make(args.warmup + args.lat_n, length)
+        one = torch.ones((1, length), dtype=torch.long)
+        batches = [make(args.batch, length) for _ in range(args.batches + 1)]
+        full = torch.ones((args.batch, length), dtype=torch.long)
+        with torch.inference_mode():
+            for i in range(args.warmup):
+                model(lat_ids[i:i + 1], one)
+            lat = []
+            for i in range(args.warmup, args.warmup + args.lat_n):
+                t0 = time.perf_counter()
+                out = model(lat_ids[i:i + 1], one)
+                lat.append((time.perf_counter() - t0) * 1e3)
+            assert out.shape == (1, model.dim) and bool(torch.isfinite(out).all())
+            lat.sort()
+            model(batches[0], full)
+            dt = float("inf")
+            for _ in range(max(1, args.repeats)):
+                t0 = time.perf_counter()
+                for b in batches[1:]:
+                    out = model(b, full)
+                dt = min(dt, time.perf_counter() - t0)
+            assert out.shape == (args.batch, model.dim) and bool(torch.isfinite(out).all())
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps({
+            "peer": "pytorch", "seq_len": length, "threads": torch.get_num_threads(), "blas": blas,
+            "lat_p50_ms": round(percentile(lat, 50), 2), "lat_p99_ms": round(percentile(lat, 99), 2),
+            "batch32_sent_per_s": round(args.batch * args.batches / dt, 1),
+            "peak_rss_mib": round(peak, 1)}))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
