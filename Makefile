@@ -69,3 +69,6 @@ bench-bin: $(BENCH_BIN)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libkanava.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS)
+
+# Vector erff from glibc's libmvec needs fast-math; confined to this one file.
+$(BUILD)/src/model/gelu.o: CFLAGS += -ffast-math

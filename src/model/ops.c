@@ -1,6 +1,7 @@
 #include "model/ops.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,30 @@ enum { VW = 8, NBV = 2, MR = 6 };
 #endif
 enum { NB = VW * NBV };
 
-/* y[mr, NB] += x[mr, K] @ w[K, NB], each with its own row stride; mr <= MR is a
- * compile-time constant at every call site so the loops unroll into registers. */
+/* One vector of VW weights from a panel of F32 or, when half is set, F16 values. */
+static inline __attribute__((always_inline)) vfloat load_w(const void *w, long i, const int half)
+{
+    if (!half) return *(const vfloat *)((const float *)w + i);
+#if defined(__AVX512F__)
+    return (vfloat)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+#else
+    typedef _Float16 vhalf __attribute__((vector_size(VW * 2), aligned(2)));
+    return __builtin_convertvector(*(const vhalf *)((const _Float16 *)w + i), vfloat);
+#endif
+}
+
+/* y[mr, NB] += x[mr, K] @ w[K, NB], each with its own row stride; mr <= MR and half are
+ * compile-time constants at every call site so the loops unroll into registers. */
 static inline __attribute__((always_inline)) void small_block(float *y, long ldy, const float *x, long ldx,
-                                                              const float *w, long ldw, int K, const int mr)
+                                                              const void *w, long ldw, int K, const int mr,
+                                                              const int half)
 {
     vfloat acc[MR][NBV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NBV; v++) acc[r][v] = *(const vfloat *)(y + r * ldy + v * VW);
     for (int k = 0; k < K; k++) {
         vfloat wv[NBV];
-        for (int v = 0; v < NBV; v++) wv[v] = *(const vfloat *)(w + k * ldw + v * VW);
+        for (int v = 0; v < NBV; v++) wv[v] = load_w(w, k * ldw + v * VW, half);
         for (int r = 0; r < mr; r++) {
             float xs = x[r * ldx + k];
             for (int v = 0; v < NBV; v++) acc[r][v] += xs * wv[v];
@@ -58,10 +72,11 @@ int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
 {
     memset(m, 0, sizeof *m);
     if (nsrc < 1 || nsrc > KN_MAX_PARTS) return -1;
-    int all_f32 = 1;
+    int all_f32 = 1, all_f16 = 1;
     for (int i = 0; i < nsrc; i++) {
         m->N += src[i].n;
         all_f32 &= src[i].dtype == KN_F32;
+        all_f16 &= src[i].dtype == KN_F16;
     }
     m->K = K;
     if (all_f32) {
@@ -70,6 +85,19 @@ int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
     }
     /* The last panel is zero-padded to full width when N is not a multiple of NB. */
     size_t npanels = ((size_t)m->N + NB - 1) / NB;
+    if (all_f16) { /* kept as F16: half the memory and bandwidth, widened in the kernel */
+        m->panels_h = aligned_alloc(64, npanels * (size_t)K * NB * sizeof *m->panels_h);
+        if (!m->panels_h) return -1;
+        memset(m->panels_h, 0, npanels * (size_t)K * NB * sizeof *m->panels_h);
+        int col = 0;
+        for (int i = 0; i < nsrc; i++)
+            for (int n = 0; n < src[i].n; n++, col++)
+                for (int k = 0; k < K; k++) {
+                    long at = src[i].transposed ? (long)n * K + k : (long)k * src[i].n + n;
+                    m->panels_h[(long)(col / NB) * K * NB + (long)k * NB + col % NB] = ((const uint16_t *)src[i].data)[at];
+                }
+        return 0;
+    }
     m->panels = aligned_alloc(64, npanels * (size_t)K * NB * sizeof *m->panels);
     if (!m->panels) return -1;
     memset(m->panels, 0, npanels * (size_t)K * NB * sizeof *m->panels);
@@ -96,44 +124,52 @@ int kn_matrix_init(kn_matrix *m, const float *w, int K, int N)
 void kn_matrix_free(kn_matrix *m)
 {
     free(m->panels);
+    free(m->panels_h);
     m->panels = NULL;
+    m->panels_h = NULL;
 }
 
 /* One panel against rows [0, M): full blocks of MR rows, then one narrower block. */
-static void panel_rows(float *y, long ldy, const float *x, long ldx, const float *panel, int K, int M)
-{
-    int i0 = 0;
-    for (; i0 + MR <= M; i0 += MR) small_block(y + i0 * ldy, ldy, x + i0 * ldx, ldx, panel, NB, K, MR);
-    float *yr = y + i0 * ldy;
-    const float *xr = x + i0 * ldx;
-    switch (M - i0) {
-    case 5: small_block(yr, ldy, xr, ldx, panel, NB, K, 5); break;
-    case 4: small_block(yr, ldy, xr, ldx, panel, NB, K, 4); break;
-    case 3: small_block(yr, ldy, xr, ldx, panel, NB, K, 3); break;
-    case 2: small_block(yr, ldy, xr, ldx, panel, NB, K, 2); break;
-    case 1: small_block(yr, ldy, xr, ldx, panel, NB, K, 1); break;
-    default: break;
+#define PANEL_ROWS(NAME, HALF)                                                                         \
+    static void NAME(float *y, long ldy, const float *x, long ldx, const void *panel, int K, int M)   \
+    {                                                                                                  \
+        int i0 = 0;                                                                                    \
+        for (; i0 + MR <= M; i0 += MR) small_block(y + i0 * ldy, ldy, x + i0 * ldx, ldx, panel, NB, K, MR, HALF); \
+        float *yr = y + i0 * ldy;                                                                      \
+        const float *xr = x + i0 * ldx;                                                                \
+        switch (M - i0) {                                                                              \
+        case 5: small_block(yr, ldy, xr, ldx, panel, NB, K, 5, HALF); break;                          \
+        case 4: small_block(yr, ldy, xr, ldx, panel, NB, K, 4, HALF); break;                          \
+        case 3: small_block(yr, ldy, xr, ldx, panel, NB, K, 3, HALF); break;                          \
+        case 2: small_block(yr, ldy, xr, ldx, panel, NB, K, 2, HALF); break;                          \
+        case 1: small_block(yr, ldy, xr, ldx, panel, NB, K, 1, HALF); break;                          \
+        default: break;                                                                                \
+        }                                                                                              \
     }
-}
+PANEL_ROWS(panel_rows_f32, 0)
+PANEL_ROWS(panel_rows_f16, 1)
 
 /* y += x @ w for few rows. OpenBLAS packs the whole weight matrix on every call, which
  * dominates when M is one short sentence; this kernel reads the pre-cut panels instead,
  * each panel (K x NB, contiguous) once for all rows while it sits in cache. Panels are
- * split between threads. */
+ * split between threads. F16 panels halve the bytes streamed when that is the bound. */
 static void small_m_gemm(float *y, const float *x, const kn_matrix *w, int M)
 {
     int K = w->K, N = w->N, nblocks = N / NB, tail = N % NB;
+    const int half = w->panels_h != NULL;
+    void (*rows)(float *, long, const float *, long, const void *, int, int) = half ? panel_rows_f16 : panel_rows_f32;
+    const char *base = half ? (const char *)w->panels_h : (const char *)w->panels;
+    size_t panel_bytes = (size_t)K * NB * (half ? 2 : 4);
 #pragma omp parallel for schedule(static) if (nblocks >= 8 && (long)M * K * N >= (1L << 20))
-    for (int nb = 0; nb < nblocks; nb++)
-        panel_rows(y + nb * NB, N, x, K, w->panels + (long)nb * K * NB, K, M);
+    for (int nb = 0; nb < nblocks; nb++) rows(y + nb * NB, N, x, K, base + nb * panel_bytes, K, M);
     if (tail) {
-        /* The zero-padded last panel goes through a full-width scratch row by row block. */
-        const float *panel = w->panels + (long)nblocks * K * NB;
+        /* The zero-padded last panel goes through a full-width scratch, a row block at a time. */
+        const void *panel = base + nblocks * panel_bytes;
         for (int i0 = 0; i0 < M; i0 += MR) {
             int mr = M - i0 < MR ? M - i0 : MR;
             float yt[MR * NB] = {0};
             for (int r = 0; r < mr; r++) memcpy(yt + r * NB, y + (long)(i0 + r) * N + nblocks * NB, tail * sizeof *yt);
-            panel_rows(yt, NB, x + (long)i0 * K, K, panel, K, mr);
+            rows(yt, NB, x + (long)i0 * K, K, panel, K, mr);
             for (int r = 0; r < mr; r++) memcpy(y + (long)(i0 + r) * N + nblocks * NB, yt + r * NB, tail * sizeof *yt);
         }
     }
@@ -165,10 +201,6 @@ void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int
     }
 }
 
-void kn_gelu(float *x, long n)
-{
-    for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
 
 /* Reductions in VW-wide partial sums: strict C keeps a scalar loop in order, which the
  * compiler may not vectorize; these orders are as valid and many times faster. */

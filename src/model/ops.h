@@ -28,7 +28,8 @@ typedef struct kn_weight_src {
  * (F32) for Kanava's kernel, and, when every source is F32, the sources themselves for
  * OpenBLAS on large batches. */
 typedef struct kn_matrix {
-    float *panels; /* column panels of the panel width; the last one zero-padded */
+    float *panels;       /* column panels of the panel width; the last one zero-padded */
+    uint16_t *panels_h;  /* the same in F16, instead of panels, when every source is F16 */
     int K, N;
     int nparts;    /* 0: no F32 sources; large batches use the panels too */
     kn_weight_src part[KN_MAX_PARTS];
