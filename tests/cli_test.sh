@@ -88,5 +88,41 @@ check "empty input gives no vectors and succeeds" [ -z "$("$BIN" embed < /dev/nu
 python3 -c 'print("x" * 5000)' > "$TMP/long.txt"
 check "a 5,000-character text embeds" [ "$("$BIN" embed --format tsv "$TMP/long.txt" | awk -F'\t' '{print NF}')" = 512 ]
 
+# --- Hugging Face directories: model add, --model DIR, and clear errors for broken ones
+if [ -n "${KANAVA_HF_TINY:-}" ]; then
+    H="$TMP/hf"
+    cp -r "$KANAVA_HF_TINY/xlmr_f32_mean_norm" "$H"
+    check "model add registers a sentence-transformers directory" "$BIN" model add tiny-xlmr "$H" --models-dir "$M"
+    check "model list shows it with its model_type" grep -q "^tiny-xlmr .*xlm-roberta" <<<"$("$BIN" model list --models-dir "$M")"
+    check "embedding by name equals embedding by directory" [ "$("$BIN" embed --models-dir "$M" --model tiny-xlmr --format tsv <<<"Hyvää päivää")" = "$("$BIN" embed --model "$H" --format tsv <<<"Hyvää päivää")" ]
+    out=$("$BIN" model add tiny-xlmr "$KANAVA_HF_TINY/bert_wp_f32_mean_norm" --models-dir "$M" 2>&1)
+    check "a second model under a taken name is refused" grep -q "already exists" <<<"$out"
+    out=$("$BIN" model add mpnet "$KANAVA_HF_TINY/bad_mpnet" --models-dir "$M" 2>&1)
+    check "an unsupported architecture is refused by name" grep -q "model_type 'mpnet' is not supported" <<<"$out"
+    broken() { rm -rf "$TMP/broken"; cp -r "$H" "$TMP/broken"; }
+    expect_error() { # name, pattern
+        local out; out=$("$BIN" embed --model "$TMP/broken" <<<"hei" 2>&1)
+        if [ $? -ne 0 ] && grep -q -- "$2" <<<"$out"; then ok "$1"; else bad "$1: $out"; fi
+    }
+    broken; rm "$TMP/broken/tokenizer.json"
+    expect_error "missing tokenizer.json is named" "broken/tokenizer.json: missing"
+    broken; head -c 300 "$H/tokenizer.json" > "$TMP/broken/tokenizer.json"
+    expect_error "truncated tokenizer.json is named" "broken/tokenizer.json: .*line"
+    broken; sed -i 's/"Unigram"/"BPE"/' "$TMP/broken/tokenizer.json"
+    expect_error "an unsupported tokenizer model is named" "tokenizer model type 'BPE' is not supported"
+    broken; truncate -s 5000 "$TMP/broken/model.safetensors"
+    expect_error "truncated weights are named" "broken/model.safetensors: .*truncated"
+    broken; printf '\xff\xff\xff\x00\x00\x00\x00\x00' | dd of="$TMP/broken/model.safetensors" bs=1 conv=notrunc status=none
+    expect_error "a header longer than the file is named" "header length .* exceeds the file size"
+    broken; sed -i 's/"hidden_size": 64/"hidden_size": 48/' "$TMP/broken/config.json"
+    expect_error "a shape that disagrees with config.json is named" "model.safetensors: tensor 'embeddings.word_embeddings.weight' has shape \[607, 64\], config.json implies \[607, 48\]"
+    broken; rm "$TMP/broken/model.safetensors"
+    expect_error "missing weights are named" "broken/model.safetensors: missing"
+    broken; echo '[{"type": "x"}' > "$TMP/broken/modules.json"
+    expect_error "malformed modules.json is named" "broken/modules.json"
+    broken; sed -i 's/"pooling_mode_mean_tokens": true/"pooling_mode_mean_tokens": false/' "$TMP/broken/1_Pooling/config.json"
+    expect_error "no pooling mode is named" "exactly one of mean, CLS or max pooling"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

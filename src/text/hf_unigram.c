@@ -26,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "text/piece_trie.h"
+#include "text/nfkc.h"
 #include "text/precompiled_charsmap.h"
 #include "text/utf8.h"
 
@@ -38,6 +40,7 @@
 struct kn_hf_unigram {
     kn_charsmap charsmap;
     bool has_charsmap;
+    bool nfkc; /* an NFKC normalizer step: applied to the whole text first */
     bool add_dummy_prefix;
     bool remove_extra_whitespaces;
     int n_metaspace;             /* while loading: Metaspace steps seen */
@@ -88,6 +91,10 @@ static int load_normalizer(kn_hf_unigram *u, const json_t *node, const char *whe
         u->has_charsmap = true;
         return 0;
     }
+    if (strcmp(type, "NFKC") == 0) { /* Unicode NFKC instead of (or before) a charsmap */
+        u->nfkc = true;
+        return 0;
+    }
     if (strcmp(type, "Strip") == 0) {
         u->remove_extra_whitespaces = true;
         return 0;
@@ -102,7 +109,7 @@ static int load_normalizer(kn_hf_unigram *u, const json_t *node, const char *whe
         u->remove_extra_whitespaces = true;
         return 0;
     }
-    return kn_fail(err, "%s: %s: unknown normalizer type \"%s\" (supported: Precompiled, Strip, "
+    return kn_fail(err, "%s: %s: unknown normalizer type \"%s\" (supported: Precompiled, NFKC, Strip, "
                    "Replace \" {2,}\", Sequence)", path, where, type);
 }
 
@@ -463,8 +470,23 @@ int kn_hf_unigram_encode(const kn_hf_unigram *u, const char *text, size_t len,
     size_t bad = kn_utf8_first_invalid(text, len);
     if (bad < len) return kn_fail(err, "invalid UTF-8 at byte offset %zu", bad);
 
+    char *nfkc_text = NULL;
+    if (u->nfkc) {
+        uint32_t *nf = NULL;
+        size_t n_nf = 0;
+        if (kn_nfkc(text, len, &nf, &n_nf, err) != 0) return -1;
+        nfkc_text = malloc(n_nf * 4 + 1);
+        if (!nfkc_text) { free(nf); return kn_fail(err, "out of memory normalizing %zu bytes of text", len); }
+        size_t w = 0;
+        for (size_t i = 0; i < n_nf; i++) w += (size_t)utf8proc_encode_char((utf8proc_int32_t)nf[i], (utf8proc_uint8_t *)nfkc_text + w);
+        free(nf);
+        text = nfkc_text;
+        len = w;
+    }
     byte_buf norm = {0};
-    if (normalize(u, text, len, &norm) != 0) {
+    int nrc = normalize(u, text, len, &norm);
+    free(nfkc_text);
+    if (nrc != 0) {
         free(norm.p);
         return kn_fail(err, "out of memory normalizing %zu bytes of text", len);
     }
