@@ -5,7 +5,7 @@
 SAN ?= 0
 ifeq ($(SAN),1)
   BUILD ?= build-san
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDSAN := -fsanitize=address,undefined
 else
   BUILD ?= build
@@ -19,7 +19,7 @@ CC ?= cc
 BLAS_DIR_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 PKGS := libutf8proc jansson libcrypto
-CFLAGS := -std=c11 -ffp-contract=fast -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
+CFLAGS := -std=c11 -ffp-contract=fast -Wno-psabi -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
           -I$(BLAS_DIR_INC) $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread -fopenmp
 LDLIBS := $(shell pkg-config --libs $(PKGS)) -L$(BLAS_LIB_DIR) -Wl,-rpath,$(BLAS_LIB_DIR) -lopenblas -lm -pthread -fopenmp
 
