@@ -354,25 +354,29 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         Tmax = T > Tmax ? T : Tmax;
     }
     long Mx = M > 0 ? M : 1;
-    size_t need = (size_t)Mx * (size_t)(H * 2 + 3 * H + I) + (size_t)Tmax * Tmax + 1;
+    size_t need = (size_t)Mx * (size_t)(H * 2 + 3 * H + I) + 1;
     if (need > m->buf_floats) {
         float *p = realloc(m->buf, need * sizeof *p);
         if (!p) return kn_fail(err, "out of memory for %zu activations", need);
         m->buf = p;
         m->buf_floats = need;
     }
-    float *x = m->buf, *h = x + Mx * H, *qkv = h + Mx * H, *big = qkv + Mx * 3 * H, *scores = big + Mx * I;
+    float *x = m->buf, *h = x + Mx * H, *qkv = h + Mx * H, *big = qkv + Mx * 3 * H;
     float *ctx = big; /* attention output shares the FFN buffer: never live together */
-    if (embed(m, seqs, n, x, err) != 0) return -1;
+    int *lengths = malloc((n ? n : 1) * sizeof *lengths);
+    if (!lengths) return kn_fail(err, "out of memory");
+    for (size_t s = 0; s < n; s++) lengths[s] = seq_len(m, &seqs[s]);
+    if (embed(m, seqs, n, x, err) != 0) {
+        free(lengths);
+        return -1;
+    }
     float q_scale = 1.0f / sqrtf((float)(H / m->heads));
     for (int l = 0; l < m->layers && M > 0; l++) {
         bert_layer *L = &m->L[l];
         kn_linear(qkv, x, &L->qkv, L->qkv_b, (int)M);
-        long row = 0;
-        for (size_t s = 0; s < n; s++) {
-            int T = seq_len(m, &seqs[s]);
-            if (T) kn_attention(ctx + row * H, qkv + row * 3 * H, T, H, m->heads, q_scale, scores);
-            row += T;
+        if (kn_attention_batch(ctx, qkv, lengths, (int)n, H, m->heads, q_scale) != 0) {
+            free(lengths);
+            return kn_fail(err, "out of memory in attention");
         }
         kn_linear(h, ctx, &L->out, L->out_b, (int)M);
         kn_add(h, x, M * H);
@@ -383,6 +387,7 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         kn_add(h, x, M * H);
         kn_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->ln_eps);
     }
+    free(lengths);
     pool(m, seqs, n, x, out);
     if (m->normalize) kn_l2_normalize(out, (int)n, H, 1e-24f);
     return 0;

@@ -283,43 +283,97 @@ void kn_add(float *y, const float *x, long n)
     for (long i = 0; i < n; i++) y[i] += x[i];
 }
 
-/* Sequences up to KN_SMALL_M tokens (every USE-lite sentence): plain loops. BLAS calls
- * this small cost more in dispatch than in math, and keeping OpenBLAS's spinning threads
- * idle leaves both cores to the linear-layer threads. */
-static void attention_short(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores)
+/* One head of one sequence, T <= KN_SMALL_M, in register-blocked loops: 4 query rows at a
+ * time against VW keys (K transposed and zero-padded to Tp columns), then 4 rows of
+ * probabilities against VW value columns. BLAS calls this small cost more in dispatch
+ * than in math. scratch: T*Tp + hd*Tp floats, Tp = T rounded up to VW. */
+static void attention_head(float *ctx, const float *qkv, int T, int D, int hd, int h, float q_scale, float *scratch)
 {
-    int hd = D / heads, ld = 3 * D;
-    for (int h = 0; h < heads; h++) {
-        for (int i = 0; i < T; i++) {
-            const float *q = qkv + (long)i * ld + h * hd;
-            for (int j = 0; j < T; j++) scores[i * T + j] = dot(q, qkv + (long)j * ld + D + h * hd, hd) * q_scale;
+    enum { R = 4 };
+    int ld = 3 * D, Tp = (T + VW - 1) / VW * VW;
+    float *scores = scratch, *kt = scratch + (long)T * Tp;
+    for (int c = 0; c < hd; c++) {
+        for (int j = 0; j < T; j++) kt[(long)c * Tp + j] = qkv[(long)j * ld + D + h * hd + c];
+        for (int j = T; j < Tp; j++) kt[(long)c * Tp + j] = 0.0f;
+    }
+    for (int i0 = 0; i0 < T; i0 += R) {
+        int rows = T - i0 < R ? T - i0 : R;
+        for (int j0 = 0; j0 < Tp; j0 += VW) {
+            vfloat acc[R] = {{0}};
+            for (int c = 0; c < hd; c++) {
+                vfloat kv = *(const vfloat *)(kt + (long)c * Tp + j0);
+                for (int r = 0; r < R; r++) acc[r] += qkv[(long)(i0 + (r < rows ? r : 0)) * ld + h * hd + c] * kv;
+            }
+            for (int r = 0; r < rows; r++) *(vfloat *)(scores + (long)(i0 + r) * Tp + j0) = acc[r] * q_scale;
         }
-        kn_softmax_rows(scores, T, T);
-        for (int i = 0; i < T; i++) {
-            float *out = ctx + (long)i * D + h * hd;
-            memset(out, 0, (size_t)hd * sizeof *out);
+    }
+    for (int i = 0; i < T; i++) kn_softmax_rows(scores + (long)i * Tp, 1, T);
+    for (int i0 = 0; i0 < T; i0 += R) {
+        int rows = T - i0 < R ? T - i0 : R;
+        int c0 = 0;
+        for (; c0 + VW <= hd; c0 += VW) {
+            vfloat acc[R] = {{0}};
             for (int j = 0; j < T; j++) {
+                vfloat vv = *(const vfloat *)(qkv + (long)j * ld + 2 * D + h * hd + c0);
+                for (int r = 0; r < R; r++) acc[r] += scores[(long)(i0 + (r < rows ? r : 0)) * Tp + j] * vv;
+            }
+            for (int r = 0; r < rows; r++) *(vfloat *)(ctx + (long)(i0 + r) * D + h * hd + c0) = acc[r];
+        }
+        for (int r = 0; r < rows && c0 < hd; r++) { /* head widths that are not a multiple of VW */
+            float *out = ctx + (long)(i0 + r) * D + h * hd;
+            for (int c = c0; c < hd; c++) out[c] = 0.0f;
+            for (int j = 0; j < T; j++) {
+                float p = scores[(long)(i0 + r) * Tp + j];
                 const float *v = qkv + (long)j * ld + 2 * D + h * hd;
-                float p = scores[i * T + j];
-                for (int c = 0; c < hd; c++) out[c] += p * v[c];
+                for (int c = c0; c < hd; c++) out[c] += p * v[c];
             }
         }
     }
 }
 
-void kn_attention(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores)
+/* One head of a long sequence through OpenBLAS. scratch: T*T floats. */
+static void attention_head_blas(float *ctx, const float *qkv, int T, int D, int hd, int h, float q_scale, float *scores)
 {
-    int hd = D / heads, ld = 3 * D;
-    if (T <= KN_SMALL_M) {
-        attention_short(ctx, qkv, T, D, heads, q_scale, scores);
-        return;
+    int ld = 3 * D;
+    const float *q = qkv + h * hd, *k = qkv + D + h * hd, *v = qkv + 2 * D + h * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, q_scale, q, ld, k, ld, 0.0f, scores, T);
+    kn_softmax_rows(scores, T, T);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scores, T, v, ld, 0.0f, ctx + h * hd, D);
+}
+
+int kn_attention_batch(float *ctx, const float *qkv, const int *lengths, int n, int D, int heads, float q_scale)
+{
+    int hd = D / heads, Tmax = 0;
+    long *start = malloc(((size_t)n + 1) * sizeof *start);
+    if (!start) return -1;
+    start[0] = 0;
+    for (int s = 0; s < n; s++) {
+        start[s + 1] = start[s] + lengths[s];
+        Tmax = lengths[s] > Tmax ? lengths[s] : Tmax;
     }
-    for (int h = 0; h < heads; h++) {
-        const float *q = qkv + h * hd, *k = qkv + D + h * hd, *v = qkv + 2 * D + h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, q_scale, q, ld, k, ld, 0.0f, scores, T);
-        kn_softmax_rows(scores, T, T);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scores, T, v, ld, 0.0f, ctx + h * hd, D);
+    int failed = 0;
+    /* (sentence, head) pairs are independent: spread them over the threads. */
+#pragma omp parallel if ((long)n * heads > 1 && (long)Tmax * D >= 4096)
+    {
+        size_t Tp = ((size_t)Tmax + VW - 1) / VW * VW;
+        float *scratch = aligned_alloc(64, ((size_t)Tmax * Tp + (size_t)hd * Tp + VW) * sizeof *scratch);
+        if (!scratch) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (long p = 0; p < (long)n * heads; p++) {
+            int s = (int)(p / heads), h = (int)(p % heads), T = lengths[s];
+            if (!scratch || T == 0) continue;
+            float *c = ctx + start[s] * D;
+            const float *x = qkv + start[s] * 3 * D;
+            if (T <= KN_SMALL_M) attention_head(c, x, T, D, hd, h, q_scale, scratch);
+            else attention_head_blas(c, x, T, D, hd, h, q_scale, scratch);
+        }
+        free(scratch);
     }
+    free(start);
+    return failed ? -1 : 0;
 }
 
 void kn_l2_normalize(float *x, int rows, int cols, float eps)

@@ -63,10 +63,10 @@ void kn_layernorm(float *y, const float *x, const float *scale, const float *bia
 void kn_softmax_rows(float *x, int rows, int cols);
 void kn_relu(float *x, long n);
 void kn_add(float *y, const float *x, long n); /* y += x */
-/* Multi-head self-attention over one sequence of T tokens with no padding.
- * qkv: [T, 3*D] laid out q | k | v, heads split D into equal slices; ctx: [T, D].
- * scores: scratch of at least T*T floats. */
-void kn_attention(float *ctx, const float *qkv, int T, int D, int heads, float q_scale, float *scores);
+/* Multi-head self-attention over n packed sequences (lengths[s] tokens each, no padding):
+ * qkv rows [sum T, 3*D] laid out q | k | v per row, heads split D into equal slices;
+ * ctx: [sum T, D]. (sentence, head) pairs run in parallel. Returns -1 if out of memory. */
+int kn_attention_batch(float *ctx, const float *qkv, const int *lengths, int n, int D, int heads, float q_scale);
 /* Rows scaled to unit L2 norm (rsqrt of max(sum of squares, eps)). */
 void kn_l2_normalize(float *x, int rows, int cols, float eps);
 /* x = gelu(x) with the exact erf form. */

@@ -164,11 +164,11 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
 {
     use_lite *m = (use_lite *)enc;
     long M = 0;
-    int Tmax = 0;
+    int *lengths = malloc((n ? n : 1) * sizeof *lengths);
+    if (!lengths) return kn_fail(err, "out of memory");
     for (size_t s = 0; s < n; s++) {
-        int T = seqs[s].n < (size_t)m->max_positions ? (int)seqs[s].n : m->max_positions;
-        M += T;
-        Tmax = T > Tmax ? T : Tmax;
+        lengths[s] = seqs[s].n < (size_t)m->max_positions ? (int)seqs[s].n : m->max_positions;
+        M += lengths[s];
     }
     int Dmax = m->d_embed;
     for (int l = 0; l < KN_USE_LAYERS; l++) {
@@ -179,22 +179,25 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
     }
     /* x: residual stream; h: normed input; big: qkv or FFN hidden; ctx: attention output. */
     long Mx = M > 0 ? M : 1;
-    size_t need = (size_t)(Mx * Dmax * 4) + (size_t)Tmax * (size_t)Tmax + 1;
+    size_t need = (size_t)(Mx * Dmax * 4) + 1;
     float *base = scratch(m, need, err);
-    if (!base) return -1;
-    float *x = base, *h = x + Mx * Dmax, *big = h + Mx * Dmax, *ctx = big + Mx * Dmax, *scores = ctx + Mx * Dmax;
+    if (!base) {
+        free(lengths);
+        return -1;
+    }
+    float *x = base, *h = x + Mx * Dmax, *big = h + Mx * Dmax, *ctx = big + Mx * Dmax;
 
-    if (embed_tokens(m, seqs, n, x, err) != 0) return -1;
+    if (embed_tokens(m, seqs, n, x, err) != 0) {
+        free(lengths);
+        return -1;
+    }
     for (int l = 0; l < KN_USE_LAYERS && M > 0; l++) {
         const use_layer *L = &m->layers[l];
         kn_layernorm(h, x, L->attn_ln_s, L->attn_ln_b, (int)M, L->d_in, m->ln_eps);
         kn_linear(big, h, &L->qkv_w, L->qkv_b, (int)M);
-        long row = 0;
-        for (size_t s = 0; s < n; s++) {
-            int T = seqs[s].n < (size_t)m->max_positions ? (int)seqs[s].n : m->max_positions;
-            if (T == 0) continue;
-            kn_attention(ctx + row * L->d_att, big + row * 3 * L->d_att, T, L->d_att, L->heads, L->q_scale, scores);
-            row += T;
+        if (kn_attention_batch(ctx, big, lengths, (int)n, L->d_att, L->heads, L->q_scale) != 0) {
+            free(lengths);
+            return kn_fail(err, "out of memory in attention");
         }
         /* y = attention output + residual (projected when the width changes); kept in h. */
         if (L->res_w.N) {
@@ -211,6 +214,8 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         kn_linear(h, big, &L->w2, L->b2, (int)M);
         kn_add(x, h, M * L->d_model);
     }
+
+    free(lengths);
 
     /* Mean over each sentence's tokens (an empty sentence pools to zeros, as in the graph). */
     int D = m->layers[KN_USE_LAYERS - 1].d_model, E = m->base.dim;
