@@ -8,7 +8,7 @@ cd "$ROOT"
 SECS=${1:-60}
 OUT=build-fuzz
 mkdir -p "$OUT/corpus-st" "$OUT/corpus-tok"
-CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -Isrc -D_GNU_SOURCE -I/usr/include/x86_64-linux-gnu/openblas-openmp"
+CFLAGS="-g -O1 -march=native -fsanitize=fuzzer,address,undefined -Isrc -D_GNU_SOURCE -I/usr/include/x86_64-linux-gnu/openblas-openmp"
 SRC=$(find src -name '*.c' ! -path 'src/cli/*' | sort)
 LIBS="$(pkg-config --libs libutf8proc jansson libcrypto) -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm -fopenmp"
 for target in safetensors tokenizer_json; do

@@ -23,9 +23,12 @@ static inline __attribute__((always_inline)) vfloat load_w(const void *w, long i
     if (!half) return *(const vfloat *)((const float *)w + i);
 #if defined(__AVX512F__)
     return (vfloat)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+#elif defined(__F16C__) && defined(__AVX__)
+    return (vfloat)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
 #else
-    typedef _Float16 vhalf __attribute__((vector_size(VW * 2), aligned(2)));
-    return __builtin_convertvector(*(const vhalf *)((const _Float16 *)w + i), vfloat);
+    vfloat v;
+    for (int l = 0; l < VW; l++) v[l] = kn_f16_to_f32(((const uint16_t *)w)[i + l]);
+    return v;
 #endif
 }
 
