@@ -30,6 +30,7 @@
 
 #include "text/piece_trie.h"
 #include "text/nfkc.h"
+#include "text/token_ids.h"
 #include "text/precompiled_charsmap.h"
 #include "text/utf8.h"
 
@@ -451,15 +452,7 @@ static size_t backtrack(const kn_hf_unigram *u, const path_end *best, size_t n, 
 {
     size_t k = 0;
     for (size_t e = n; e > 0; e = best[e].start) ids[k++] = best[e].id;
-    for (size_t i = 0, j = k; i + 1 < j; i++, j--) {
-        int32_t t = ids[i];
-        ids[i] = ids[j - 1];
-        ids[j - 1] = t;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < k; i++)
-        if (!(ids[i] == u->unk_id && kept > 0 && ids[kept - 1] == u->unk_id)) ids[kept++] = ids[i];
-    return kept;
+    return kn_ids_reverse_merge_unk(ids, k, u->unk_id);
 }
 
 int kn_hf_unigram_encode(const kn_hf_unigram *u, const char *text, size_t len,

@@ -22,6 +22,7 @@
 
 #include "text/nfkc.h"
 #include "text/piece_trie.h"
+#include "text/token_ids.h"
 #include "text/utf8.h"
 
 #define SPACE_MARK 0x2581   /* "▁" LOWER ONE EIGHTH BLOCK: SentencePiece's space */
@@ -172,15 +173,7 @@ static size_t backtrack(const kn_use_tokenizer *tok, const int32_t *word, size_t
         ids[n_ids++] = id;
         at = tok->length[id] >= at ? 0 : at - tok->length[id];
     }
-    for (size_t i = 0, j = n_ids; i + 1 < j; i++, j--) {
-        int32_t t = ids[i];
-        ids[i] = ids[j - 1];
-        ids[j - 1] = t;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < n_ids; i++)
-        if (!(ids[i] == 0 && kept > 0 && ids[kept - 1] == 0)) ids[kept++] = ids[i];
-    return kept;
+    return kn_ids_reverse_merge_unk(ids, n_ids, 0);
 }
 
 int kn_use_tokenizer_encode(const kn_use_tokenizer *tok, const char *text, size_t len,
