@@ -11,6 +11,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
 check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+quiet() { "$@" >/dev/null 2>&1; }
 
 # --- model fetch: corrupt and truncated downloads are refused, nothing is installed
 M="$TMP/models"
@@ -123,6 +124,46 @@ if [ -n "${KANAVA_HF_TINY:-}" ]; then
     broken; sed -i 's/"pooling_mode_mean_tokens": true/"pooling_mode_mean_tokens": false/' "$TMP/broken/1_Pooling/config.json"
     expect_error "no pooling mode is named" "exactly one of mean, CLS or max pooling"
 fi
+
+# --- train / classify / eval (frozen encoder + calibrated head) on the demo messages
+DEMO="$ROOT/data/demo/messages.csv"
+"$BIN" train --method frozen --data "$DEMO" --label-column topic --out "$TMP/bundle" 2>"$TMP/train.log"
+check "train --method frozen writes a bundle" [ -f "$TMP/bundle/bundle.json" -a -f "$TMP/bundle/head.safetensors" -a -f "$TMP/bundle/encoder/config.json" ]
+out=$("$BIN" classify --model "$TMP/bundle" "How do I order a new card?" "Someone stole my wallet with my bank card")
+check "classify picks the right topics" grep -q "^card_order" <<<"$(sed -n 1p <<<"$out")"
+check "classify lists three topics per text" [ "$(sed -n 1p <<<"$out" | awk -F'\t' '{print NF}')" = 4 ]
+check "classify --json has topic, probability and top 3" /usr/bin/python3 -c "
+import json, sys
+r = [json.loads(l) for l in sys.stdin]
+assert len(r) == 2 and r[0]['topic'] == 'card_order' and len(r[0]['top']) == 3
+assert abs(sum(t['probability'] for t in r[0]['top']) - 1) <= 1 and 0 < r[0]['probability'] <= 1
+" < <("$BIN" classify --model "$TMP/bundle" --json "How do I order a new card?" "I lost my card")
+check "classify does not echo message text" [ -z "$(grep -i 'order a new' <<<"$out")" ]
+check "eval --json reports accuracy, macro_f1, ece and automation" /usr/bin/python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+assert r['accuracy'] > 0.8 and 0 <= r['ece'] <= 1 and 'macro_f1' in r
+assert set(r['automation']) == {'0.90', '0.95', '0.99'} and 'rate' in r['automation']['0.95']
+" < <("$BIN" eval --model "$TMP/bundle" --data "$DEMO" --label-column topic --json 2>/dev/null)
+printf 'text,topic\nHow do I order a new card?,card_order\nIs this a scam call?,scam\n' > "$TMP/oos.csv"
+out=$("$BIN" eval --model "$TMP/bundle" --data "$TMP/oos.csv" --label-column topic 2>&1); rc=$?
+check "a topic the model lacks is an error naming the row" grep -q "oos.csv:3: topic 'scam' is not one the model knows" <<<"$out"
+check "--oos-label counts such rows as out of scope" quiet "$BIN" eval --model "$TMP/bundle" --data "$TMP/oos.csv" --label-column topic --oos-label scam --json
+out=$("$BIN" train --method frozen --data "$DEMO" --out "$TMP/b2" 2>&1)
+check "a missing label column is named" grep -q "no column named 'category'" <<<"$out"
+printf 'text,category\nhello,a\nhi,a\n' > "$TMP/one.csv"
+out=$("$BIN" train --method frozen --data "$TMP/one.csv" --out "$TMP/b3" 2>&1)
+check "one topic only is refused" grep -q "at least two topics" <<<"$out"
+printf 'text,category\nhello,a\nbad \xff byte,b\n' > "$TMP/bad8.csv"
+out=$("$BIN" train --method frozen --data "$TMP/bad8.csv" --out "$TMP/b4" 2>&1)
+check "non-UTF-8 training text names the line" grep -q "bad8.csv:3: invalid UTF-8" <<<"$out"
+printf 'text,category\nhello,a\n,b\nhi there,b\nhello,a\nyo,c\n' > "$TMP/warn.csv"
+out=$("$BIN" train --method frozen --data "$TMP/warn.csv" --out "$TMP/b5" 2>&1)
+check "empty texts are skipped with a warning naming the line" grep -q "warn.csv:3: empty text" <<<"$out"
+check "a single-example topic is warned about" grep -q "topic 'c' has a single example (line 6)" <<<"$out"
+check "duplicate texts are warned about with their lines" grep -q "line 5 repeats the text of line 2" <<<"$out"
+check "training still succeeds with warnings" [ -f "$TMP/b5/bundle.json" ]
+check "nothing half-written when training fails" [ ! -e "$TMP/b3" -a ! -e "$TMP/b4" ]
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

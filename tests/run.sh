@@ -53,6 +53,8 @@ run unigram-reference tools/hf/check_unigram.sh build
 run san/unigram-reference tools/hf/check_unigram.sh build-san
 run wordpiece-reference tools/hf/check_wordpiece.sh build
 run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
+run logreg-reference tools/learn/check_logreg.sh build
+run san/logreg-reference tools/learn/check_logreg.sh build-san
 run metrics-reference tools/learn/check_metrics.sh build
 run san/metrics-reference tools/learn/check_metrics.sh build-san
 run cli tests/cli_test.sh build

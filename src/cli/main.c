@@ -17,6 +17,12 @@ static void usage(FILE *f)
             "  model fetch NAME        download and convert a built-in model (use-lite)\n"
             "  model add NAME DIR      register a sentence-transformers directory (BERT, XLM-R)\n"
             "  model list              show installed models\n"
+            "  train --data FILE.csv --out DIR [--base MODEL] [--method frozen]\n"
+            "                          fit a calibrated topic classifier on labelled messages\n"
+            "  classify --model DIR [--json] [TEXT...]\n"
+            "                          topic, probability and top 3 for each text\n"
+            "  eval --model DIR --data FILE.csv [--json] [--oos-label NAME]\n"
+            "                          accuracy, macro-F1, calibration error, automation rate\n"
             "  version                 print the version\n"
             "\n"
             "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N\n"
@@ -32,6 +38,9 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0) return cmd_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "classify") == 0) return cmd_classify(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kanava %s\n", KANAVA_VERSION);
         return KN_EXIT_OK;

@@ -1,0 +1,302 @@
+/* logreg.c - fitting the multinomial logistic regression head with L-BFGS, in double
+ * precision; each evaluation of the objective is two OpenBLAS dgemm calls (logits, gradient). */
+#include "learn/logreg.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Curvature pairs kept by L-BFGS; trial steps per line search before giving up. */
+enum { LBFGS_MEMORY = 20, LINE_SEARCH_EVALS = 40 };
+
+void kn_logreg_default_options(kn_logreg_options *opt)
+{
+    opt->C = 1.0;
+    opt->max_iter = 1000;
+    opt->tol = 1e-6;
+    opt->balanced = 0;
+}
+
+void kn_logreg_free(kn_logreg *m)
+{
+    if (!m) return;
+    free(m->W);
+    free(m->b);
+    m->W = m->b = NULL;
+}
+
+/* The training problem. Parameters are theta = [W (K x d, row-major) | b (K)]. */
+typedef struct problem {
+    const double *X;    /* n x d */
+    const int32_t *y;
+    const double *cw;   /* C * w_i per row */
+    size_t n;
+    int d, K;
+    double *R;          /* n x K scratch: logits, then C w_i (softmax - onehot) */
+} problem;
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* One row's cross-entropy from its logits z, which become softmax(z) - onehot(y). Written
+ * around the largest logit so a confidently right row costs log1p(tiny) instead of
+ * lse - z_y cancelling: near the optimum the objective changes by less than that rounding. */
+static double row_loss(double *z, int K, int y)
+{
+    int top = 0;
+    for (int j = 1; j < K; j++)
+        if (z[j] > z[top]) top = j;
+    double zmax = z[top], zy = z[y], rest = 0;
+    for (int j = 0; j < K; j++) {
+        z[j] = exp(z[j] - zmax);
+        if (j != top) rest += z[j];
+    }
+    double inv = 1.0 / (1.0 + rest);
+    for (int j = 0; j < K; j++) z[j] *= inv;
+    z[y] -= 1.0;
+    return log1p(rest) + (zmax - zy);
+}
+
+/* C * sum_i w_i CE_i + 0.5 ||W||^2 at theta; its gradient into grad. */
+static double objective(const problem *p, const double *theta, double *grad)
+{
+    const int d = p->d, K = p->K;
+    const size_t nw = (size_t)K * d;
+    const double *W = theta, *b = theta + nw;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p->n, K, d, 1.0, p->X, d, W, d, 0.0, p->R, K);
+    double loss = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        double *z = p->R + i * K;
+        for (int j = 0; j < K; j++) z[j] += b[j];
+        loss += p->cw[i] * row_loss(z, K, p->y[i]);
+        for (int j = 0; j < K; j++) z[j] *= p->cw[i];
+    }
+    memcpy(grad, W, nw * sizeof *grad);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, d, (int)p->n, 1.0, p->R, K, p->X, d, 1.0, grad, d);
+    double *gb = grad + nw;
+    for (int j = 0; j < K; j++) gb[j] = 0;
+    for (size_t i = 0; i < p->n; i++)
+        for (int j = 0; j < K; j++) gb[j] += p->R[i * K + j];
+    return loss + 0.5 * dot(W, W, nw);
+}
+
+/* The last LBFGS_MEMORY steps s and gradient changes g, oldest first from `head`. */
+typedef struct history {
+    size_t np;
+    int count, head;
+    double *s, *g, rho[LBFGS_MEMORY], a[LBFGS_MEMORY];
+} history;
+
+static void history_push(history *h, const double *x_old, const double *x_new, const double *g_old,
+                         const double *g_new)
+{
+    int slot = (h->head + h->count) % LBFGS_MEMORY;
+    double *s = h->s + (size_t)slot * h->np, *g = h->g + (size_t)slot * h->np;
+    for (size_t k = 0; k < h->np; k++) {
+        s[k] = x_new[k] - x_old[k];
+        g[k] = g_new[k] - g_old[k];
+    }
+    double sg = dot(s, g, h->np);
+    if (!(sg > 1e-300)) return; /* no curvature information (the objective is convex) */
+    h->rho[slot] = 1.0 / sg;
+    if (h->count < LBFGS_MEMORY) h->count++;
+    else h->head = (h->head + 1) % LBFGS_MEMORY;
+}
+
+/* dir = -H grad with the two-loop recursion, H0 scaled by the newest pair's s.g / g.g. */
+static void history_direction(history *h, const double *grad, double *dir)
+{
+    const size_t np = h->np;
+    for (size_t k = 0; k < np; k++) dir[k] = -grad[k];
+    for (int t = h->count - 1; t >= 0; t--) {
+        int slot = (h->head + t) % LBFGS_MEMORY;
+        const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
+        h->a[slot] = h->rho[slot] * dot(s, dir, np);
+        for (size_t k = 0; k < np; k++) dir[k] -= h->a[slot] * g[k];
+    }
+    int newest = (h->head + h->count - 1) % LBFGS_MEMORY;
+    const double *gn = h->g + (size_t)newest * np;
+    double scale = 1.0 / (h->rho[newest] * dot(gn, gn, np));
+    for (size_t k = 0; k < np; k++) dir[k] *= scale;
+    for (int t = 0; t < h->count; t++) {
+        int slot = (h->head + t) % LBFGS_MEMORY;
+        const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
+        double beta = h->rho[slot] * dot(g, dir, np);
+        for (size_t k = 0; k < np; k++) dir[k] += (h->a[slot] - beta) * s[k];
+    }
+}
+
+/* A step along dir from x (objective f0, gradient g0) meeting the strong Wolfe conditions,
+ * or Hager and Zhang's approximate Wolfe conditions once the decrease is within the
+ * objective's rounding (near the optimum Armijo's test only sees noise). The search uses
+ * the directional derivative to bracket and secant to zoom: the objective is convex.
+ * Returns 0 with the point in xt, gt, *ft; -1 when no acceptable step was found. */
+static int line_search(const problem *p, size_t np, const double *x, double f0, const double *g0,
+                       const double *dir, double step, double *xt, double *gt, double *ft)
+{
+    const double c1 = 1e-4, sigma = 0.9;
+    const double d0 = dot(g0, dir, np), noise = 1e-11 * (1.0 + fabs(f0));
+    double lo = 0, dlo = d0, hi = INFINITY, dhi = 0;
+    for (int e = 0; e < LINE_SEARCH_EVALS; e++) {
+        for (size_t k = 0; k < np; k++) xt[k] = x[k] + step * dir[k];
+        double f = objective(p, xt, gt), dd = dot(gt, dir, np);
+        int armijo = f <= f0 + c1 * step * d0;
+        int approx = f <= f0 + noise && dd <= -0.8 * d0;
+        if ((armijo || approx) && fabs(dd) <= -sigma * d0) {
+            *ft = f;
+            return 0;
+        }
+        if (!(armijo || approx) || !isfinite(dd) || dd > 0) {
+            hi = step;
+            dhi = dd;
+        } else {
+            lo = step;
+            dlo = dd;
+        }
+        if (isinf(hi)) {
+            step *= 4;
+        } else if (dlo < 0 && dhi > 0 && isfinite(dhi)) {
+            double w = hi - lo, t = lo + w * dlo / (dlo - dhi);
+            step = fmin(fmax(t, lo + 0.1 * w), hi - 0.1 * w);
+        } else {
+            step = 0.5 * (lo + hi);
+        }
+    }
+    return -1;
+}
+
+/* L-BFGS from theta (zeros) until ||grad|| <= tol, max_iter steps, or no further progress
+ * is possible in double precision. ws: 4 * np doubles of scratch. */
+static void minimize(const problem *p, double *theta, size_t np, const kn_logreg_options *opt, history *h,
+                     double *ws)
+{
+    double *grad = ws, *xt = ws + np, *gt = ws + 2 * np, *dir = ws + 3 * np;
+    double f = objective(p, theta, grad);
+    for (int iter = 0; iter < opt->max_iter; iter++) {
+        double gnorm = sqrt(dot(grad, grad, np));
+        if (gnorm <= opt->tol) break;
+        double step = 1.0, ft;
+        if (h->count > 0) history_direction(h, grad, dir);
+        if (h->count == 0 || dot(dir, grad, np) >= 0) {
+            h->count = 0;
+            for (size_t k = 0; k < np; k++) dir[k] = -grad[k];
+            step = 1.0 / gnorm;
+        }
+        if (line_search(p, np, theta, f, grad, dir, step, xt, gt, &ft) != 0) {
+            if (h->count == 0) break; /* even steepest descent cannot improve: converged */
+            h->count = 0;             /* retry once from a fresh, steepest-descent model */
+            continue;
+        }
+        history_push(h, theta, xt, grad, gt);
+        memcpy(theta, xt, np * sizeof *theta);
+        memcpy(grad, gt, np * sizeof *grad);
+        f = ft;
+    }
+}
+
+static int check_inputs(const float *X, const int32_t *y, size_t n, int dim, int n_classes,
+                        const kn_logreg_options *opt, size_t *counts, kn_error *err)
+{
+    if (!X || !y) return kn_fail(err, "logistic regression: X and y are required");
+    if (n == 0) return kn_fail(err, "logistic regression: no training examples (n = 0)");
+    if (dim <= 0) return kn_fail(err, "logistic regression: dimension must be positive, got %d", dim);
+    if (n_classes < 2) return kn_fail(err, "logistic regression: needs at least 2 classes, got %d", n_classes);
+    if (n > INT_MAX || n > SIZE_MAX / sizeof(double) / (size_t)dim || n > SIZE_MAX / sizeof(double) / (size_t)n_classes)
+        return kn_fail(err, "logistic regression: %zu examples of dimension %d are too many", n, dim);
+    if (!(opt->C > 0) || !isfinite(opt->C)) return kn_fail(err, "logistic regression: C must be positive, got %g", opt->C);
+    if (opt->max_iter <= 0) return kn_fail(err, "logistic regression: max_iter must be positive, got %d", opt->max_iter);
+    if (!(opt->tol >= 0)) return kn_fail(err, "logistic regression: tol must be >= 0, got %g", opt->tol);
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= n_classes)
+            return kn_fail(err, "logistic regression: label %d of example %zu is outside [0, %d)", (int)y[i], i,
+                           n_classes);
+        counts[y[i]]++;
+        for (int k = 0; k < dim; k++)
+            if (!isfinite(X[i * (size_t)dim + k]))
+                return kn_fail(err, "logistic regression: example %zu, feature %d is not finite", i, k);
+    }
+    for (int c = 0; c < n_classes; c++)
+        if (counts[c] == 0) return kn_fail(err, "logistic regression: class %d has no training examples", c);
+    return 0;
+}
+
+int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
+                  const kn_logreg_options *opt, kn_error *err)
+{
+    memset(m, 0, sizeof *m);
+    kn_logreg_options defaults;
+    if (!opt) {
+        kn_logreg_default_options(&defaults);
+        opt = &defaults;
+    }
+    size_t *counts = calloc(n_classes > 0 ? (size_t)n_classes : 1, sizeof *counts);
+    if (!counts) return kn_fail(err, "logistic regression: out of memory");
+    if (check_inputs(X, y, n, dim, n_classes, opt, counts, err) != 0) {
+        free(counts);
+        return -1;
+    }
+    const size_t np = (size_t)n_classes * ((size_t)dim + 1);
+    double *Xd = malloc(n * (size_t)dim * sizeof *Xd), *cw = malloc(n * sizeof *cw);
+    double *R = malloc(n * (size_t)n_classes * sizeof *R), *theta = calloc(np, sizeof *theta);
+    double *ws = malloc(4 * np * sizeof *ws);
+    history h = {.np = np};
+    h.s = malloc(LBFGS_MEMORY * np * sizeof *h.s);
+    h.g = malloc(LBFGS_MEMORY * np * sizeof *h.g);
+    m->W = malloc((size_t)n_classes * dim * sizeof *m->W);
+    m->b = malloc((size_t)n_classes * sizeof *m->b);
+    int rc = 0;
+    if (!Xd || !cw || !R || !theta || !ws || !h.s || !h.g || !m->W || !m->b) {
+        rc = kn_fail(err, "logistic regression: out of memory for %zu x %d examples, %d classes", n, dim, n_classes);
+        kn_logreg_free(m);
+        goto done;
+    }
+    for (size_t k = 0; k < n * (size_t)dim; k++) Xd[k] = X[k];
+    /* class_weight='balanced': n / (n_classes * count(class)). */
+    for (size_t i = 0; i < n; i++)
+        cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0);
+    problem p = {.X = Xd, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
+    minimize(&p, theta, np, opt, &h, ws);
+    m->n_classes = n_classes;
+    m->dim = dim;
+    m->temperature = 1.0f;
+    for (size_t k = 0; k < (size_t)n_classes * dim; k++) m->W[k] = (float)theta[k];
+    for (int j = 0; j < n_classes; j++) m->b[j] = (float)theta[(size_t)n_classes * dim + j];
+done:
+    free(counts);
+    free(Xd);
+    free(cw);
+    free(R);
+    free(theta);
+    free(ws);
+    free(h.s);
+    free(h.g);
+    return rc;
+}
+
+void kn_logreg_predict_proba(const kn_logreg *m, const float *X, size_t n, float *proba)
+{
+    const int K = m->n_classes, d = m->dim;
+    const double inv_t = 1.0 / m->temperature;
+    /* Rows are independent and each is computed the same way, so the result of a row does
+     * not depend on the batch or the thread count. */
+#pragma omp parallel for schedule(static) if (n * (size_t)K * d >= (1u << 20))
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * (size_t)d;
+        double z[K > 0 ? K : 1], zmax = -INFINITY, sum = 0;
+        for (int j = 0; j < K; j++) {
+            const float *w = m->W + (size_t)j * d;
+            double s = m->b[j];
+            for (int k = 0; k < d; k++) s += (double)w[k] * x[k];
+            z[j] = s * inv_t;
+            zmax = fmax(zmax, z[j]);
+        }
+        for (int j = 0; j < K; j++) sum += (z[j] = exp(z[j] - zmax));
+        for (int j = 0; j < K; j++) proba[i * K + j] = (float)(z[j] / sum);
+    }
+}

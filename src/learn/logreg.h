@@ -1,0 +1,52 @@
+/* logreg.h - the classification head: multinomial logistic regression with an L2 penalty
+ * (scikit-learn's LogisticRegression, multi_class='multinomial'), optional class-balanced
+ * weights, and a softmax temperature fitted by cross-validation (calibrate.c). */
+#ifndef KN_LOGREG_H
+#define KN_LOGREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef struct kn_logreg {
+    int n_classes, dim;
+    float *W;          /* [n_classes, dim], row-major, malloc'd */
+    float *b;          /* [n_classes] */
+    float temperature; /* logits are divided by it; 1 until calibrated */
+} kn_logreg;
+
+typedef struct kn_logreg_options {
+    double C;     /* inverse L2 strength as in scikit-learn (default 1.0; SetFit-style heads often use 100) */
+    int max_iter; /* default 1000 */
+    double tol;   /* default 1e-6 on the gradient norm (tighter than sklearn so both reach the optimum) */
+    int balanced; /* 1: class_weight='balanced' */
+} kn_logreg_options;
+
+void kn_logreg_default_options(kn_logreg_options *opt);
+
+/* Minimizes  C * sum_i w_i * CE(softmax(W x_i + b), y_i) + 0.5 * ||W||_F^2  (intercept not
+ * penalized) with L-BFGS in double precision; w_i = 1, or n / (n_classes * count(y_i)) when
+ * balanced. X: n x dim floats (row-major), y: class ids in [0, n_classes). Needs
+ * n_classes >= 2 and every class to have an example. For two classes this is the
+ * two-logit softmax (sklearn's multi_class='multinomial'), not sklearn's binary default.
+ * Overwrites *m (zeroed on failure, so kn_logreg_free is always safe); temperature = 1.
+ * opt may be NULL for the defaults. Deterministic. */
+int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
+                  const kn_logreg_options *opt, kn_error *err);
+
+/* proba: n x n_classes, softmax(logits / temperature). X has m->dim columns. */
+void kn_logreg_predict_proba(const kn_logreg *m, const float *X, size_t n, float *proba);
+
+/* Temperature scaling by stratified k-fold cross-validation on the training data: each fold
+ * is fitted on the other rows (same options) and its held-out logits collected; then T in
+ * [0.05, 20] minimising the mean NLL of softmax(logits / T) over all held-out rows is stored
+ * in m->temperature. Folds are deterministic from seed. A class's rows are spread over the
+ * folds round-robin; a class with a single example is never held out (its fold fits would
+ * lack it). nll_before (T = 1) and nll_after (the chosen T) are optional. */
+int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
+                        int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err);
+
+void kn_logreg_free(kn_logreg *m);
+
+#endif

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# check_logreg.sh BUILD_DIR - the logistic-regression head against scikit-learn on every
+# reference dataset, including the 77-class, 512-dimensional one that is too large to commit
+# (tests/fixtures/logreg holds only the two small ones). Needs BUILD_DIR/tests/test_logreg
+# (make tests, or make SAN=1 tests for build-san) and /usr/bin/python3 with numpy, scipy and
+# scikit-learn. Generates into BUILD_DIR/logreg-ref/; ends with "N passed, M failed".
+set -u
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$1
+PY=${KANAVA_PYTHON:-/usr/bin/python3}
+TEST="$BUILD/tests/test_logreg"
+[ -x "$TEST" ] || { echo "$TEST is missing (make tests)"; echo "0 passed, 1 failed"; exit 1; }
+OUT="$BUILD/logreg-ref"
+rm -rf "$OUT"
+if ! "$PY" "$HERE/logreg_reference.py" "$OUT"; then
+    echo "reference generation failed"; echo "0 passed, 1 failed"; exit 1
+fi
+log=$(KANAVA_LOGREG_REF="$OUT" "$TEST" 2>&1)
+rc=$?
+echo "$log"
+passed=$(grep -c '^\[       OK \]' <<<"$log")
+failed=$(grep -c '^\[  FAILED  \] test_' <<<"$log")
+# A crash or sanitizer abort ends the run before cmocka's summary.
+[ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "$passed passed, $failed failed"
+[ "$rc" -eq 0 ]
