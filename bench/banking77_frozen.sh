@@ -49,8 +49,8 @@ print("\n| k per topic | runs | accuracy % | macro-F1 % | ECE | automation at 95
 print("|---|---|---|---|---|---|---|")
 for k in dict.fromkeys(r["k"] for r in rows):
     rs = [r for r in rows if r["k"] == k]
-    def f(key, scale=100):
+    def f(key, scale=100, digits=1):
         v = [r[key] * scale for r in rs]
-        return f"{st.mean(v):.1f} ± {st.pstdev(v):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
-    print(f"| {k} | {len(rs)} | {f('accuracy')} | {f('macro_f1')} | {f('ece', 1)[:5]} | {f('auto95')} % | {st.mean(r['train_s'] for r in rs):.1f} |")
+        return f"{st.mean(v):.{digits}f} ± {st.pstdev(v):.{digits}f}" if len(v) > 1 else f"{v[0]:.{digits}f}"
+    print(f"| {k} | {len(rs)} | {f('accuracy')} | {f('macro_f1')} | {f('ece', 1, 3)} | {f('auto95')} % | {st.mean(r['train_s'] for r in rs):.1f} |")
 PY
