@@ -53,6 +53,8 @@ run unigram-reference tools/hf/check_unigram.sh build
 run san/unigram-reference tools/hf/check_unigram.sh build-san
 run wordpiece-reference tools/hf/check_wordpiece.sh build
 run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
+run use-lite-gradients tools/torch/check_use_lite_grad.sh build
+run san/use-lite-gradients tools/torch/check_use_lite_grad.sh build-san
 run backward-reference tools/torch/check_backward.sh build
 run san/backward-reference tools/torch/check_backward.sh build-san
 run logreg-reference tools/learn/check_logreg.sh build
