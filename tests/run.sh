@@ -55,6 +55,8 @@ run wordpiece-reference tools/hf/check_wordpiece.sh build
 run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
 run use-lite-gradients tools/torch/check_use_lite_grad.sh build
 run san/use-lite-gradients tools/torch/check_use_lite_grad.sh build-san
+run adamw-reference tools/torch/check_adamw.sh build
+run san/adamw-reference tools/torch/check_adamw.sh build-san
 run backward-reference tools/torch/check_backward.sh build
 run san/backward-reference tools/torch/check_backward.sh build-san
 run logreg-reference tools/learn/check_logreg.sh build
