@@ -164,6 +164,15 @@ check "a single-example topic is warned about" grep -q "topic 'c' has a single e
 check "duplicate texts are warned about with their lines" grep -q "line 5 repeats the text of line 2" <<<"$out"
 check "training still succeeds with warnings" [ -f "$TMP/b5/bundle.json" ]
 check "nothing half-written when training fails" [ ! -e "$TMP/b3" -a ! -e "$TMP/b4" ]
+"$BIN" train --method setfit --max-steps 20 --data "$DEMO" --label-column topic --out "$TMP/sf" 2>"$TMP/sf.log"
+check "train --method setfit writes a bundle with the tuned encoder" grep -q '"final_pair_loss"' "$TMP/sf/bundle.json"
+check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
+check "no temporary encoder left behind" [ -z "$(ls -d "$TMP"/sf.encoder-tmp-* 2>/dev/null)" ]
+check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify --model "$TMP/sf" "Can my daughter get her own debit card?")"
+if [ -n "${KANAVA_HF_TINY:-}" ]; then
+    out=$("$BIN" train --method setfit --base "$H" --data "$DEMO" --label-column topic --out "$TMP/sf2" 2>&1)
+    check "setfit on an encoder it cannot tune yet says so" grep -q "supports the use-lite encoder for now" <<<"$out"
+fi
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

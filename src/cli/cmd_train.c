@@ -4,14 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "learn/bundle.h"
 #include "learn/dataset.h"
 #include "learn/logreg.h"
+#include "learn/setfit.h"
 #include "model/encoder.h"
 #include "model/registry.h"
 #include "util/progress.h"
+#include "util/fs.h"
 #include "util/sha256.h"
 
 static void usage(FILE *f)
@@ -19,7 +22,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: kanava train --data FILE.csv --out DIR [options]\n"
             "  --base MODEL          encoder: a model name or directory (default use-lite)\n"
-            "  --method frozen       embed with the encoder as it is, fit the head (setfit: fine-tuning, coming)\n"
+            "  --method M            frozen (default): the encoder as it is; setfit: contrastive fine-tuning\n"
+            "                        of the encoder on pairs first (USE-lite for now)\n"
+            "  --max-steps N         setfit optimizer steps of 16 pairs (default 500)\n"
+            "  --lr X                setfit learning rate (default 1e-4)\n"
+            "  --sampling S          setfit pairs: oversampling (default), undersampling, unique\n"
             "  --text-column NAME    default text\n"
             "  --label-column NAME   default category\n"
             "  --C X                 inverse L2 strength of the logistic-regression head (default 100)\n"
@@ -36,12 +43,16 @@ int cmd_train(int argc, char **argv)
         {"label-column", required_argument, 0, 'L'}, {"seed", required_argument, 0, 's'},
         {"method", required_argument, 0, 'm'},     {"C", required_argument, 0, 'C'},
         {"balanced", no_argument, 0, 'b'},         {"threads", required_argument, 0, 't'},
+        {"max-steps", required_argument, 0, 'S'},  {"lr", required_argument, 0, 'r'},
+        {"sampling", required_argument, 0, 'P'},
         {"models-dir", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
     long seed = 42, threads = 0;
     kn_logreg_options opt;
     kn_logreg_default_options(&opt);
+    kn_setfit_options sf;
+    kn_setfit_default_options(&sf);
     opt.C = 100.0;
     int c;
     optind = 1;
@@ -58,15 +69,26 @@ int cmd_train(int argc, char **argv)
         case 'b': opt.balanced = 1; break;
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'd': models_flag = optarg; break;
+        case 'S': sf.max_steps = strtol(optarg, NULL, 10); break;
+        case 'r': sf.lr = strtod(optarg, NULL); break;
+        case 'P':
+            if (strcmp(optarg, "oversampling") == 0) sf.strategy = KN_PAIRS_OVERSAMPLING;
+            else if (strcmp(optarg, "undersampling") == 0) sf.strategy = KN_PAIRS_UNDERSAMPLING;
+            else if (strcmp(optarg, "unique") == 0) sf.strategy = KN_PAIRS_UNIQUE;
+            else { fprintf(stderr, "kanava train: --sampling must be oversampling, undersampling or unique\n"); return KN_EXIT_USAGE; }
+            break;
         case 'h': usage(stdout); return KN_EXIT_OK;
         default: usage(stderr); return KN_EXIT_USAGE;
         }
     }
     if (!data || !out || optind != argc || !(opt.C > 0)) { usage(stderr); return KN_EXIT_USAGE; }
-    if (strcmp(method, "frozen") != 0) {
-        fprintf(stderr, "kanava train: --method %s is not available yet; use --method frozen\n", method);
+    int setfit = strcmp(method, "setfit") == 0;
+    if (!setfit && strcmp(method, "frozen") != 0) {
+        fprintf(stderr, "kanava train: --method must be frozen or setfit, not '%s'\n", method);
         return KN_EXIT_USAGE;
     }
+    if (sf.max_steps < 1 || !(sf.lr > 0)) { usage(stderr); return KN_EXIT_USAGE; }
+    sf.seed = (uint64_t)seed;
     if (threads > 0) kn_set_threads((int)threads);
     kn_error err;
     kn_dataset ds;
@@ -80,10 +102,28 @@ int cmd_train(int argc, char **argv)
     int code = KN_EXIT_FAIL;
     float *emb = NULL;
     kn_logreg head = {0};
-    double t0 = kn_now(), nll_before = 0, nll_after = 0;
+    double t0 = kn_now(), nll_before = 0, nll_after = 0, pair_loss = 0;
+    char tuned_dir[4200] = "";
     if (kn_models_dir(models_dir, sizeof models_dir, models_flag, &err) != 0 ||
         kn_model_path(model_dir, sizeof model_dir, models_dir, base, &err) != 0 || !(enc = kn_encoder_open(model_dir, &err)))
         goto done;
+    if (setfit) {
+        if (strcmp(enc->ops->family, "use-lite") != 0) {
+            kn_fail(&err, "--method setfit supports the use-lite encoder for now (%s is %s)", base, enc->ops->family);
+            goto done;
+        }
+        kn_encoder_close(enc);
+        enc = NULL;
+        snprintf(tuned_dir, sizeof tuned_dir, "%s.encoder-tmp-%ld", out, (long)getpid());
+        kn_progress tune;
+        kn_progress_init(&tune, "fine-tuning");
+        if (kn_setfit_tune_use_lite(model_dir, (const char *const *)ds.text, ds.len, ds.label, ds.n, &sf, tuned_dir,
+                                    kn_progress_update, &tune, &pair_loss, &err) != 0)
+            goto done;
+        kn_progress_finish(&tune);
+        snprintf(model_dir, sizeof model_dir, "%s", tuned_dir);
+        if (!(enc = kn_encoder_open(model_dir, &err))) goto done;
+    }
     fprintf(stderr, "training on %zu messages, %d topics, encoder %s\n", ds.n, ds.n_classes, base);
     emb = malloc(ds.n * (size_t)enc->dim * sizeof *emb);
     if (!emb) { kn_fail(&err, "out of memory"); goto done; }
@@ -99,6 +139,9 @@ int cmd_train(int argc, char **argv)
                              data, "data_sha256", data_hash, "rows", (int)ds.n, "topics", ds.n_classes, "head", "C", opt.C,
                              "balanced", opt.balanced, "calibration_folds", 5, "cv_nll_before_calibration", nll_before,
                              "cv_nll_after_calibration", nll_after, "seconds", kn_now() - t0, "seed", (json_int_t)seed);
+    if (setfit)
+        json_object_set_new(meta, "setfit", json_pack("{s:I, s:f, s:i, s:f}", "max_steps", (json_int_t)sf.max_steps, "lr",
+                                                      sf.lr, "batch_pairs", sf.batch_pairs, "final_pair_loss", pair_loss));
     int rc = kn_bundle_save(out, model_dir, method, &head, ds.classes, ds.n_classes, meta, &err);
     json_decref(meta);
     if (rc != 0) goto done;
@@ -107,6 +150,7 @@ int cmd_train(int argc, char **argv)
     code = KN_EXIT_OK;
 done:
     if (code != KN_EXIT_OK) fprintf(stderr, "kanava train: %s\n", err.msg);
+    if (tuned_dir[0]) kn_rm_rf(tuned_dir);
     free(emb);
     kn_logreg_free(&head);
     kn_encoder_close(enc);
