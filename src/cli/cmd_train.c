@@ -97,7 +97,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "kanava train: %s\n", err.msg);
         return KN_EXIT_USAGE;
     }
-    char models_dir[4096], model_dir[4096], data_hash[65] = "";
+    char models_dir[4096], model_dir[4200], data_hash[65] = "";
     kn_encoder *enc = NULL;
     int code = KN_EXIT_FAIL;
     float *emb = NULL;
