@@ -6,21 +6,4 @@
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=$1
-PY=${KANAVA_PYTHON:-/usr/bin/python3}
-TEST="$BUILD/tests/test_backward"
-[ -x "$TEST" ] || { echo "$TEST is missing (make tests)"; echo "0 passed, 1 failed"; exit 1; }
-OUT="$BUILD/backward-ref"
-rm -rf "$OUT"
-if ! "$PY" "$HERE/backward_reference.py" "$OUT"; then
-    echo "reference generation failed"; echo "0 passed, 1 failed"; exit 1
-fi
-log=$(KANAVA_BACKWARD_REF="$OUT" "$TEST" 2>&1)
-rc=$?
-echo "$log"
-passed=$(grep -c '^\[       OK \]' <<<"$log")
-failed=$(grep -c '^\[  FAILED  \] test_' <<<"$log")
-# A crash or sanitizer abort ends the run before cmocka's summary.
-[ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-echo "$passed passed, $failed failed"
-[ "$rc" -eq 0 ]
+exec "$HERE/../reference_check.sh" "$1" backward "$HERE/backward_reference.py" KANAVA_BACKWARD_REF
