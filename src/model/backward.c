@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/ops.h"
+
 void kn_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                         int K, int N, int transposed)
 {
@@ -127,13 +129,8 @@ int kn_attention_batch_backward(float *dqkv, const float *dctx, const float *qkv
                                 int heads, float q_scale)
 {
     int hd = D / heads, Tmax = 0;
-    long *start = malloc(((size_t)n + 1) * sizeof *start);
+    long *start = kn_seq_starts(lengths, n, &Tmax);
     if (!start) return -1;
-    start[0] = 0;
-    for (int s = 0; s < n; s++) {
-        start[s + 1] = start[s] + lengths[s];
-        Tmax = lengths[s] > Tmax ? lengths[s] : Tmax;
-    }
     int failed = 0;
     /* (sentence, head) pairs write disjoint column slices of dqkv: run them in parallel.
      * Inside the region OpenBLAS (OpenMP build) runs each call on the calling thread. */

@@ -344,16 +344,24 @@ static void attention_head_blas(float *ctx, const float *qkv, int T, int D, int 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scores, T, v, ld, 0.0f, ctx + h * hd, D);
 }
 
+long *kn_seq_starts(const int *lengths, int n, int *max_len)
+{
+    long *start = malloc(((size_t)n + 1) * sizeof *start);
+    if (!start) return NULL;
+    start[0] = 0;
+    *max_len = 0;
+    for (int s = 0; s < n; s++) {
+        start[s + 1] = start[s] + lengths[s];
+        *max_len = lengths[s] > *max_len ? lengths[s] : *max_len;
+    }
+    return start;
+}
+
 int kn_attention_batch(float *ctx, const float *qkv, const int *lengths, int n, int D, int heads, float q_scale)
 {
     int hd = D / heads, Tmax = 0;
-    long *start = malloc(((size_t)n + 1) * sizeof *start);
+    long *start = kn_seq_starts(lengths, n, &Tmax);
     if (!start) return -1;
-    start[0] = 0;
-    for (int s = 0; s < n; s++) {
-        start[s + 1] = start[s] + lengths[s];
-        Tmax = lengths[s] > Tmax ? lengths[s] : Tmax;
-    }
     int failed = 0;
     /* (sentence, head) pairs are independent: spread them over the threads. */
 #pragma omp parallel if ((long)n * heads > 1 && (long)Tmax * D >= 4096)

@@ -67,6 +67,9 @@ void kn_add(float *y, const float *x, long n); /* y += x */
  * qkv rows [sum T, 3*D] laid out q | k | v per row, heads split D into equal slices;
  * ctx: [sum T, D]. (sentence, head) pairs run in parallel. Returns -1 if out of memory. */
 int kn_attention_batch(float *ctx, const float *qkv, const int *lengths, int n, int D, int heads, float q_scale);
+/* Row offsets of n packed sequences: a malloc'd array of n + 1 starts (the last is the
+ * total), and the longest length in *max_len. NULL when out of memory. */
+long *kn_seq_starts(const int *lengths, int n, int *max_len);
 /* Rows scaled to unit L2 norm (rsqrt of max(sum of squares, eps)). */
 void kn_l2_normalize(float *x, int rows, int cols, float eps);
 /* x = gelu(x) with the exact erf form. */
