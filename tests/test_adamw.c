@@ -97,20 +97,6 @@ static void test_bad_arguments(void **state)
     kn_adamw_free(o);
 }
 
-static void *read_exact(const char *dir, const char *name, size_t bytes)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    void *buf = malloc(bytes ? bytes : 1);
-    size_t got = fread(buf, 1, bytes, f);
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != bytes || extra) fail_msg("%s: expected %zu bytes", path, bytes);
-    return buf;
-}
-
 static void test_matches_torch(void **state)
 {
     (void)state;
@@ -135,10 +121,10 @@ static void test_matches_torch(void **state)
         json_t *betas = json_object_get(meta, "betas");
         size_t steps = (size_t)json_integer_value(json_object_get(meta, "steps")), total = 0;
         for (size_t k = 0; k < json_array_size(sizes); k++) total += (size_t)json_integer_value(json_array_get(sizes, k));
-        float *value = read_exact(dir, "init.f32", total * sizeof(float));
-        float *grads = read_exact(dir, "grads.f32", steps * total * sizeof(float));
-        float *want = read_exact(dir, "params.f32", steps * total * sizeof(float));
-        double *lrs = read_exact(dir, "lr.f64", steps * sizeof(double));
+        float *value = test_read_exact(dir, "init.f32", total * sizeof(float));
+        float *grads = test_read_exact(dir, "grads.f32", steps * total * sizeof(float));
+        float *want = test_read_exact(dir, "params.f32", steps * total * sizeof(float));
+        double *lrs = test_read_exact(dir, "lr.f64", steps * sizeof(double));
         float *grad = malloc(total * sizeof *grad);
         kn_adamw *o = kn_adamw_new(json_number_value(json_object_get(meta, "lr")),
                                    json_number_value(json_array_get(betas, 0)),

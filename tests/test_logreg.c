@@ -35,21 +35,6 @@ static const char *reference_dir(void)
     return dir;
 }
 
-/* Reads dir/name, which must hold exactly `bytes` bytes. */
-static void *read_exact(const char *dir, const char *name, size_t bytes)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    void *buf = malloc(bytes ? bytes : 1);
-    size_t got = fread(buf, 1, bytes, f);
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != bytes || extra) fail_msg("%s: expected %zu bytes", path, bytes);
-    return buf;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n)
 {
     double worst = 0;
@@ -76,9 +61,9 @@ static void test_probabilities_match_sklearn(void **state)
         size_t n_test = json_integer_value(json_object_get(meta, "n_test"));
         int dim = (int)json_integer_value(json_object_get(meta, "dim"));
         int K = (int)json_integer_value(json_object_get(meta, "n_classes"));
-        float *X = read_exact(dir, "X.f32", n * dim * sizeof(float));
-        float *Xt = read_exact(dir, "Xtest.f32", n_test * dim * sizeof(float));
-        int32_t *y = read_exact(dir, "y.i32", n * sizeof(int32_t));
+        float *X = test_read_exact(dir, "X.f32", n * dim * sizeof(float));
+        float *Xt = test_read_exact(dir, "Xtest.f32", n_test * dim * sizeof(float));
+        int32_t *y = test_read_exact(dir, "y.i32", n * sizeof(int32_t));
         float *P = malloc(n * K * sizeof *P), *Pt = malloc(n_test * K * sizeof *Pt);
         size_t fi;
         json_t *fit;
@@ -96,11 +81,11 @@ static void test_probabilities_match_sklearn(void **state)
             kn_logreg_predict_proba(&m, X, n, P);
             kn_logreg_predict_proba(&m, Xt, n_test, Pt);
             snprintf(name, sizeof name, "%s.proba.f32", tag);
-            float *ref = read_exact(dir, name, n * K * sizeof(float));
+            float *ref = test_read_exact(dir, name, n * K * sizeof(float));
             snprintf(name, sizeof name, "%s.proba_test.f32", tag);
-            float *ref_t = read_exact(dir, name, n_test * K * sizeof(float));
+            float *ref_t = test_read_exact(dir, name, n_test * K * sizeof(float));
             snprintf(name, sizeof name, "%s.lbfgs_proba.f32", tag);
-            float *lbfgs = read_exact(dir, name, n * K * sizeof(float));
+            float *lbfgs = test_read_exact(dir, name, n * K * sizeof(float));
             double train = max_abs_diff(P, ref, n * K), held = max_abs_diff(Pt, ref_t, n_test * K);
             double vs_lbfgs = max_abs_diff(P, lbfgs, n * K);
             printf("fixture %-9s %-13s %4zu x %3d, %2d classes: max abs diff train %.1e, held-out %.1e "

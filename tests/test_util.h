@@ -70,6 +70,21 @@ typedef struct {
     kn_texts texts;
 } test_dataset;
 
+/* Reads dir/name, which must hold exactly `bytes` bytes. */
+static inline void *test_read_exact(const char *dir, const char *name, size_t bytes)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    void *buf = malloc(bytes ? bytes : 1);
+    size_t got = fread(buf, 1, bytes, f);
+    int extra = fgetc(f) != EOF;
+    fclose(f);
+    if (got != bytes || extra) fail_msg("%s: expected %zu bytes", path, bytes);
+    return buf;
+}
+
 /* Returns the text of data row `row` (0-based, after the header) of source, or NULL. */
 static inline const char *test_dataset_text(const char *source, size_t row, size_t *len)
 {
