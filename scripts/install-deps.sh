@@ -8,8 +8,24 @@ BUILD_PKGS=(build-essential pkg-config libopenblas-openmp-dev libopenblas0-pthre
 # Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm)
 
+# Benchmark peers only (bench/peers/fasttext_peer.sh): the fastText command line tool.
+BENCH_PKGS=(fasttext)
+
+# (no option): build + test packages; --build-only: build packages only;
+# --bench: additionally the benchmark peers' packages (combines with either).
+build_only=0
+bench=0
+for a in "$@"; do
+    case "$a" in
+        --build-only) build_only=1 ;;
+        --bench) bench=1 ;;
+        *) echo "usage: $0 [--build-only] [--bench]" >&2; exit 2 ;;
+    esac
+done
+
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}"); fi
+if [ "$build_only" -eq 0 ]; then want+=("${TEST_PKGS[@]}"); fi
+if [ "$bench" -eq 1 ]; then want+=("${BENCH_PKGS[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -13,11 +13,6 @@
 
 #include "learn/logreg.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FIT_SECONDS_LIMIT 10.0 /* instrumented build */
-#else
-#define FIT_SECONDS_LIMIT 2.0
-#endif
 
 static double now(void)
 {
@@ -142,14 +137,13 @@ static void embedding_like(float *X, int32_t *y, size_t n, int dim, int K, uint6
     free(dirs);
 }
 
-static void test_setfit_sized_fit_is_fast_and_deterministic(void **state)
+static void test_setfit_sized_fit_is_deterministic(void **state)
 {
     (void)state;
     enum { N = 770, D = 512, K = 77 };
     float *X = malloc((size_t)N * D * sizeof *X);
     int32_t y[N];
     embedding_like(X, y, N, D, K, 7);
-    double worst = 0;
     for (int pass = 0; pass < 2; pass++) {
         kn_logreg_options opt;
         kn_logreg_default_options(&opt);
@@ -160,17 +154,15 @@ static void test_setfit_sized_fit_is_fast_and_deterministic(void **state)
         assert_int_equal(kn_logreg_fit(&a, X, y, N, D, K, &opt, &err), 0);
         double seconds = now() - t0;
         assert_int_equal(kn_logreg_fit(&b, X, y, N, D, K, &opt, &err), 0);
-        printf("fit %d x %d, %d classes, C=%g: %.3f s (limit %.0f s); second fit bit-identical: %s\n", N, D, K,
-               opt.C, seconds, FIT_SECONDS_LIMIT,
+        /* Speed is measured in bench/, not asserted here: a busy machine would fail it. */
+        printf("fit %d x %d, %d classes, C=%g: %.3f s; second fit bit-identical: %s\n", N, D, K, opt.C, seconds,
                memcmp(a.W, b.W, sizeof(float) * K * D) == 0 && memcmp(a.b, b.b, sizeof(float) * K) == 0 ? "yes"
                                                                                                          : "NO");
         assert_memory_equal(a.W, b.W, sizeof(float) * K * D);
         assert_memory_equal(a.b, b.b, sizeof(float) * K);
-        worst = fmax(worst, seconds);
         kn_logreg_free(&a);
         kn_logreg_free(&b);
     }
-    assert_true(worst < FIT_SECONDS_LIMIT);
     free(X);
 }
 
@@ -350,7 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probabilities_match_sklearn),
-        cmocka_unit_test(test_setfit_sized_fit_is_fast_and_deterministic),
+        cmocka_unit_test(test_setfit_sized_fit_is_deterministic),
         cmocka_unit_test(test_bad_input_is_a_named_error),
         cmocka_unit_test(test_calibration_softens_an_overconfident_head),
         cmocka_unit_test(test_calibration_keeps_a_well_specified_head),

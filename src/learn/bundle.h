@@ -1,33 +1,83 @@
-/* bundle.h - a trained classifier in one directory: the encoder it embeds with, the
- * logistic-regression head, the topic names and the training metadata.
+/* bundle.h - a trained classifier: how it was trained (the method), what it needs to
+ * predict, and its topic names, in memory and as one directory.
  *
- *   <dir>/bundle.json        format, method, topics, head temperature, training metadata
- *   <dir>/head.safetensors   head.weight [topics, dim], head.bias [topics]
- *   <dir>/encoder/           a complete model directory (USE-lite or Hugging Face)
+ * Methods:
+ *   frozen  the encoder as it is + a logistic-regression head on its embeddings
+ *   setfit  the encoder fine-tuned contrastively on pairs (setfit.h) + the head
+ *   tfidf   TF-IDF word and character n-grams (tfidf.h) + the head on the sparse features
+ *   bm25    Okapi BM25 over the labelled messages (bm25.h)
+ * Every method gives calibrated probabilities over the topics.
+ *
+ * On disk (bundle.json names the method and the files):
+ *   <dir>/bundle.json        format, version, method, topics, head temperature, training metadata
+ *   <dir>/head.safetensors   head.weight [topics, dim], head.bias [topics]  (frozen, setfit, tfidf)
+ *   <dir>/encoder/           a complete model directory                  (frozen, setfit)
+ *   <dir>/tfidf.json         vocabularies and idf                        (tfidf)
+ *   <dir>/bm25.json          parameters, temperature, the labelled texts (bm25)
  */
 #ifndef KN_BUNDLE_H
 #define KN_BUNDLE_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "learn/bm25.h"
 #include "learn/logreg.h"
+#include "learn/setfit.h"
+#include "learn/tfidf.h"
 #include "model/encoder.h"
 #include "util/error.h"
 
+typedef enum kn_method { KN_METHOD_FROZEN, KN_METHOD_SETFIT, KN_METHOD_TFIDF, KN_METHOD_BM25, KN_METHODS } kn_method;
+
+const char *kn_method_name(kn_method m);
+/* 0 and *m on success, -1 for an unknown name. */
+int kn_method_parse(const char *name, kn_method *m);
+/* Whether the method embeds with a sentence encoder. */
+int kn_method_uses_encoder(kn_method m);
+
 typedef struct kn_bundle {
-    kn_encoder *encoder;
-    kn_logreg head;
+    kn_method method;
     char **classes;
     int n_classes;
-    json_t *meta; /* the parsed bundle.json */
+    kn_encoder *encoder;   /* frozen, setfit */
+    char *encoder_dir;     /* its files (copied into a saved bundle) */
+    int owns_encoder_dir;  /* a temporary fine-tuned encoder: removed by kn_bundle_close */
+    kn_logreg head;        /* frozen, setfit, tfidf */
+    kn_tfidf *tfidf;
+    kn_bm25_classifier bm25;
+    char **texts;          /* bm25: the labelled texts it indexes, saved with it */
+    int32_t *labels;
+    size_t n_texts;
+    json_t *meta;          /* training metadata ("training" in bundle.json); may be NULL */
 } kn_bundle;
 
-/* Writes a bundle to dir (staged beside it and renamed into place; an existing bundle at
- * dir is replaced only once the new one is complete). encoder_dir is copied in. meta is
- * extra training metadata stored under "training" (may be NULL). */
-int kn_bundle_save(const char *dir, const char *encoder_dir, const char *method, const kn_logreg *head,
-                   char *const *classes, int n_classes, json_t *meta, kn_error *err);
+typedef struct kn_train_options {
+    kn_method method;
+    const char *encoder_dir;   /* frozen, setfit: the base model directory */
+    kn_logreg_options head;    /* C <= 0 picks the method's default: 100 on embeddings, 10 on TF-IDF */
+    int calibration_folds;     /* temperature scaling of the head (default 5) */
+    uint64_t seed;             /* calibration folds and SetFit pairs (default 42) */
+    kn_setfit_options setfit;
+    kn_tfidf_options tfidf;
+    kn_bm25_options bm25;
+    const char *scratch_dir;   /* setfit: where the tuned encoder is staged (default $TMPDIR or /tmp) */
+    int show_progress;         /* progress bars on stderr (they only draw on a terminal) */
+} kn_train_options;
+
+void kn_train_default_options(kn_train_options *o);
+
+/* Trains a classifier on n labelled texts (labels in [0, n_classes), every class present).
+ * The result is in memory; kn_bundle_save writes it. meta gets the method's settings and
+ * what training measured (held-out NLL before / after calibration, seconds, ...). */
+kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                           const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err);
+
+/* Writes the bundle to dir (staged beside it and renamed into place; an existing bundle at
+ * dir is replaced only once the new one is complete). extra_meta, if given, is merged into
+ * the training metadata. */
+int kn_bundle_save(const kn_bundle *b, const char *dir, json_t *extra_meta, kn_error *err);
 kn_bundle *kn_bundle_open(const char *dir, kn_error *err);
 /* proba: n x n_classes. */
 int kn_bundle_predict(kn_bundle *b, const char *const *texts, const size_t *lens, size_t n, float *proba,

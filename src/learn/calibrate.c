@@ -3,13 +3,12 @@
  * negative log-likelihood. A head fitted with a large C is over-confident on new texts;
  * T > 1 softens it without changing which class wins. */
 #include "learn/logreg.h"
+#include "learn/temperature.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define T_MIN 0.05
-#define T_MAX 20.0
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -53,70 +52,6 @@ static int assign_folds(const int32_t *y, size_t n, int K, int folds, uint64_t s
     return 0;
 }
 
-/* Mean NLL of softmax(s * z) over the held-out rows, with its first and second derivatives
- * in s = 1 / T (the NLL is convex in s). */
-static double nll_at(const double *Z, const int32_t *y, const int *fold, size_t n, int K, double s, double *d1,
-                     double *d2)
-{
-    double total = 0, g = 0, h = 0;
-    size_t rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (fold[i] < 0) continue;
-        const double *z = Z + i * K;
-        double zmax = -INFINITY, sum = 0, mean = 0, sq = 0;
-        for (int j = 0; j < K; j++) zmax = fmax(zmax, s * z[j]);
-        for (int j = 0; j < K; j++) {
-            double e = exp(s * z[j] - zmax);
-            sum += e;
-            mean += e * z[j];
-            sq += e * z[j] * z[j];
-        }
-        mean /= sum;
-        total += log(sum) + zmax - s * z[y[i]];
-        g += mean - z[y[i]];
-        h += fmax(sq / sum - mean * mean, 0);
-        rows++;
-    }
-    if (d1) *d1 = g / (double)rows;
-    if (d2) *d2 = h / (double)rows;
-    return total / (double)rows;
-}
-
-/* The T in [T_MIN, T_MAX] minimising the held-out NLL: golden section on log T (the NLL is
- * unimodal there), then Newton steps on 1 / T to polish. */
-static double best_temperature(const double *Z, const int32_t *y, const int *fold, size_t n, int K)
-{
-    const double phi = 0.5 * (sqrt(5.0) - 1.0);
-    double a = log(T_MIN), b = log(T_MAX);
-    double u1 = b - phi * (b - a), u2 = a + phi * (b - a);
-    double f1 = nll_at(Z, y, fold, n, K, exp(-u1), NULL, NULL), f2 = nll_at(Z, y, fold, n, K, exp(-u2), NULL, NULL);
-    while (b - a > 1e-4) {
-        if (f1 <= f2) {
-            b = u2;
-            u2 = u1;
-            f2 = f1;
-            u1 = b - phi * (b - a);
-            f1 = nll_at(Z, y, fold, n, K, exp(-u1), NULL, NULL);
-        } else {
-            a = u1;
-            u1 = u2;
-            f1 = f2;
-            u2 = a + phi * (b - a);
-            f2 = nll_at(Z, y, fold, n, K, exp(-u2), NULL, NULL);
-        }
-    }
-    double s = exp(-0.5 * (a + b)), d1, d2, f = nll_at(Z, y, fold, n, K, s, &d1, &d2);
-    for (int it = 0; it < 20 && d2 > 0; it++) {
-        double s_new = fmin(fmax(s - d1 / d2, 1.0 / T_MAX), 1.0 / T_MIN), n1, n2;
-        double f_new = nll_at(Z, y, fold, n, K, s_new, &n1, &n2);
-        if (!(f_new < f)) break;
-        int done = fabs(s_new - s) <= 1e-12 * s;
-        s = s_new, f = f_new, d1 = n1, d2 = n2;
-        if (done) break;
-    }
-    return 1.0 / s;
-}
-
 /* Fits on the rows outside fold `k` and writes the logits of the rows inside it into Z. */
 static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fold, int k, const kn_logreg *m,
                        const kn_logreg_options *opt, float *Xtr, int32_t *ytr, double *Z, kn_error *err)
@@ -144,12 +79,53 @@ static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fo
     return 0;
 }
 
-int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
-                        int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
+/* Fits on the sparse rows outside fold `k`, starting from the full fit, and writes the
+ * logits of the rows inside it into Z. */
+static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold, int k, const kn_logreg *m,
+                              const kn_logreg_options *opt, double *Z, kn_error *err)
+{
+    const size_t n = X->n_rows;
+    const int K = m->n_classes;
+    kn_csr tr = {.n_cols = X->n_cols};
+    int32_t *ytr = malloc(n * sizeof *ytr);
+    tr.indptr = malloc((n + 1) * sizeof *tr.indptr);
+    tr.indices = malloc((X->indptr[n] + 1) * sizeof *tr.indices);
+    tr.values = malloc((X->indptr[n] + 1) * sizeof *tr.values);
+    if (!ytr || !tr.indptr || !tr.indices || !tr.values) {
+        free(ytr);
+        kn_csr_free(&tr);
+        return kn_fail(err, "out of memory");
+    }
+    size_t used = 0;
+    tr.indptr[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fold[i] == k) continue;
+        size_t len = X->indptr[i + 1] - X->indptr[i];
+        memcpy(tr.indices + used, X->indices + X->indptr[i], len * sizeof *tr.indices);
+        memcpy(tr.values + used, X->values + X->indptr[i], len * sizeof *tr.values);
+        used += len;
+        ytr[tr.n_rows++] = y[i];
+        tr.indptr[tr.n_rows] = used;
+    }
+    kn_logreg part;
+    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, m, err);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++)
+            if (fold[i] == k) kn_logreg_logits_sparse(&part, X, i, Z + i * K);
+    kn_logreg_free(&part);
+    free(ytr);
+    kn_csr_free(&tr);
+    return rc;
+}
+
+/* The shared driver: dense rows X (n x m->dim) or sparse rows S. */
+static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n,
+                     const kn_logreg_options *opt, int folds, uint64_t seed, double *nll_before, double *nll_after,
+                     kn_error *err)
 {
     if (!m || !m->W || !m->b || m->n_classes < 2 || m->dim <= 0)
         return kn_fail(err, "calibration: the model is not fitted");
-    if (!X || !y || n < 2) return kn_fail(err, "calibration: needs at least 2 training examples, got %zu", n);
+    if ((!X && !S) || !y || n < 2) return kn_fail(err, "calibration: needs at least 2 training examples, got %zu", n);
     if (folds < 2) return kn_fail(err, "calibration: needs at least 2 folds, got %d", folds);
     const int K = m->n_classes, d = m->dim;
     for (size_t i = 0; i < n; i++)
@@ -161,11 +137,12 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
         opt = &defaults;
     }
     int *fold = malloc(n * sizeof *fold);
-    float *Xtr = malloc(n * (size_t)d * sizeof *Xtr);
+    float *Xtr = S ? NULL : malloc(n * (size_t)d * sizeof *Xtr);
     int32_t *ytr = malloc(n * sizeof *ytr);
     double *Z = malloc(n * (size_t)K * sizeof *Z);
+    unsigned char *use = malloc(n);
     int rc = 0;
-    if (!fold || !Xtr || !ytr || !Z || assign_folds(y, n, K, folds, seed, fold) != 0) {
+    if (!fold || (!S && !Xtr) || !ytr || !Z || !use || assign_folds(y, n, K, folds, seed, fold) != 0) {
         rc = kn_fail(err, "calibration: out of memory for %zu examples", n);
         goto done;
     }
@@ -180,14 +157,17 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
         for (size_t i = 0; i < n; i++) in_fold += fold[i] == k;
         if (in_fold == 0) continue; /* more folds than rows to hold out */
         kn_error fe;
-        if (fold_logits(X, y, n, fold, k, m, opt, Xtr, ytr, Z, &fe) != 0) {
+        int frc = S ? fold_logits_sparse(S, y, fold, k, m, opt, Z, &fe)
+                    : fold_logits(X, y, n, fold, k, m, opt, Xtr, ytr, Z, &fe);
+        if (frc != 0) {
             rc = kn_fail(err, "calibration fold %d of %d: %s", k + 1, folds, fe.msg);
             goto done;
         }
     }
-    double before = nll_at(Z, y, fold, n, K, 1.0, NULL, NULL);
-    float t = (float)best_temperature(Z, y, fold, n, K);
-    double after = nll_at(Z, y, fold, n, K, 1.0 / t, NULL, NULL);
+    for (size_t i = 0; i < n; i++) use[i] = fold[i] >= 0;
+    double before = kn_temperature_nll(Z, y, use, n, K, 1.0);
+    float t = (float)kn_fit_temperature(Z, y, use, n, K);
+    double after = kn_temperature_nll(Z, y, use, n, K, t);
     if (!(after <= before)) t = 1.0f, after = before; /* T = 1 is inside the search range */
     m->temperature = t;
     if (nll_before) *nll_before = before;
@@ -197,5 +177,19 @@ done:
     free(Xtr);
     free(ytr);
     free(Z);
+    free(use);
     return rc;
+}
+
+int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
+                        int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
+{
+    return calibrate(m, X, NULL, y, n, opt, folds, seed, nll_before, nll_after, err);
+}
+
+int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
+                               int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
+{
+    if (!X) return kn_fail(err, "calibration: needs the training rows");
+    return calibrate(m, NULL, X, y, X->n_rows, opt, folds, seed, nll_before, nll_after, err);
 }

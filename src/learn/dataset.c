@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "text/csv.h"
+#include "text/texts.h"
 #include "text/utf8.h"
 
 void kn_dataset_free(kn_dataset *d)
@@ -90,6 +91,11 @@ int kn_dataset_read(const char *path, const char *text_col, const char *label_co
         if (bad < tl) { rc = kn_fail(err, "%s:%zu: invalid UTF-8 in the text at byte %zu", path, row.line, bad + 1); break; }
         if (kn_utf8_first_invalid(label, ll) < ll) { rc = kn_fail(err, "%s:%zu: invalid UTF-8 in the label", path, row.line); break; }
         if (memchr(text, '\0', tl)) { rc = kn_fail(err, "%s:%zu: the text contains a NUL byte", path, row.line); break; }
+        if (memchr(label, '\0', ll)) { rc = kn_fail(err, "%s:%zu: the label contains a NUL byte", path, row.line); break; }
+        if (tl > KN_MAX_TEXT_BYTES) {
+            rc = kn_fail(err, "%s:%zu: the text is %zu bytes; the limit is %u", path, row.line, tl, KN_MAX_TEXT_BYTES);
+            break;
+        }
         if (ll == 0) { rc = kn_fail(err, "%s:%zu: the label is empty", path, row.line); break; }
         size_t start = 0;
         while (start < tl && (text[start] == ' ' || text[start] == '\t')) start++;

@@ -10,6 +10,9 @@
 
 /* Curvature pairs kept by L-BFGS; trial steps per line search before giving up. */
 enum { LBFGS_MEMORY = 20, LINE_SEARCH_EVALS = 40 };
+/* Above this many parameters keep half the history (scikit-learn's L-BFGS keeps 10 pairs):
+ * a TF-IDF head has millions of parameters and each pair costs two copies of them. */
+#define LARGE_PROBLEM ((size_t)1 << 20)
 
 void kn_logreg_default_options(kn_logreg_options *opt)
 {
@@ -29,7 +32,8 @@ void kn_logreg_free(kn_logreg *m)
 
 /* The training problem. Parameters are theta = [W (K x d, row-major) | b (K)]. */
 typedef struct problem {
-    const double *X;    /* n x d */
+    const double *X;    /* n x d, or NULL when the rows are sparse: */
+    const kn_csr *S;    /* then theta holds W transposed (d x K) so that rows touch contiguous memory */
     const int32_t *y;
     const double *cw;   /* C * w_i per row */
     size_t n;
@@ -64,8 +68,11 @@ static double row_loss(double *z, int K, int y)
 }
 
 /* C * sum_i w_i CE_i + 0.5 ||W||^2 at theta; its gradient into grad. */
+static double sparse_objective(const problem *p, const double *theta, double *grad);
+
 static double objective(const problem *p, const double *theta, double *grad)
 {
+    if (p->S) return sparse_objective(p, theta, grad);
     const int d = p->d, K = p->K;
     const size_t nw = (size_t)K * d;
     const double *W = theta, *b = theta + nw;
@@ -86,17 +93,53 @@ static double objective(const problem *p, const double *theta, double *grad)
     return loss + 0.5 * dot(W, W, nw);
 }
 
-/* The last LBFGS_MEMORY steps s and gradient changes g, oldest first from `head`. */
+/* The sparse objective: logits row by row from W^T's rows of the row's columns; the
+ * gradient of W^T scattered the same way. */
+static double sparse_objective(const problem *p, const double *theta, double *grad)
+{
+    const int d = p->d, K = p->K;
+    const size_t nw = (size_t)K * d;
+    const double *Wt = theta, *b = theta + nw;
+    const kn_csr *S = p->S;
+    double loss = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss) if (S->indptr[S->n_rows] * (size_t)K >= (1u << 18))
+    for (size_t i = 0; i < p->n; i++) {
+        double *z = p->R + i * K;
+        for (int j = 0; j < K; j++) z[j] = b[j];
+        for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++) {
+            const double v = S->values[e], *w = Wt + (size_t)S->indices[e] * K;
+            for (int j = 0; j < K; j++) z[j] += v * w[j];
+        }
+        loss += p->cw[i] * row_loss(z, K, p->y[i]);
+        for (int j = 0; j < K; j++) z[j] *= p->cw[i];
+    }
+    memcpy(grad, Wt, nw * sizeof *grad);
+    for (size_t i = 0; i < p->n; i++) {
+        const double *r = p->R + i * K;
+        for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++) {
+            const double v = S->values[e];
+            double *g = grad + (size_t)S->indices[e] * K;
+            for (int j = 0; j < K; j++) g[j] += v * r[j];
+        }
+    }
+    double *gb = grad + nw;
+    for (int j = 0; j < K; j++) gb[j] = 0;
+    for (size_t i = 0; i < p->n; i++)
+        for (int j = 0; j < K; j++) gb[j] += p->R[i * K + j];
+    return loss + 0.5 * dot(Wt, Wt, nw);
+}
+
+/* The last h->memory (<= LBFGS_MEMORY) steps s and gradient changes g, oldest first from `head`. */
 typedef struct history {
     size_t np;
-    int count, head;
+    int memory, count, head;
     double *s, *g, rho[LBFGS_MEMORY], a[LBFGS_MEMORY];
 } history;
 
 static void history_push(history *h, const double *x_old, const double *x_new, const double *g_old,
                          const double *g_new)
 {
-    int slot = (h->head + h->count) % LBFGS_MEMORY;
+    int slot = (h->head + h->count) % h->memory;
     double *s = h->s + (size_t)slot * h->np, *g = h->g + (size_t)slot * h->np;
     for (size_t k = 0; k < h->np; k++) {
         s[k] = x_new[k] - x_old[k];
@@ -105,8 +148,8 @@ static void history_push(history *h, const double *x_old, const double *x_new, c
     double sg = dot(s, g, h->np);
     if (!(sg > 1e-300)) return; /* no curvature information (the objective is convex) */
     h->rho[slot] = 1.0 / sg;
-    if (h->count < LBFGS_MEMORY) h->count++;
-    else h->head = (h->head + 1) % LBFGS_MEMORY;
+    if (h->count < h->memory) h->count++;
+    else h->head = (h->head + 1) % h->memory;
 }
 
 /* dir = -H grad with the two-loop recursion, H0 scaled by the newest pair's s.g / g.g. */
@@ -115,17 +158,17 @@ static void history_direction(history *h, const double *grad, double *dir)
     const size_t np = h->np;
     for (size_t k = 0; k < np; k++) dir[k] = -grad[k];
     for (int t = h->count - 1; t >= 0; t--) {
-        int slot = (h->head + t) % LBFGS_MEMORY;
+        int slot = (h->head + t) % h->memory;
         const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
         h->a[slot] = h->rho[slot] * dot(s, dir, np);
         for (size_t k = 0; k < np; k++) dir[k] -= h->a[slot] * g[k];
     }
-    int newest = (h->head + h->count - 1) % LBFGS_MEMORY;
+    int newest = (h->head + h->count - 1) % h->memory;
     const double *gn = h->g + (size_t)newest * np;
     double scale = 1.0 / (h->rho[newest] * dot(gn, gn, np));
     for (size_t k = 0; k < np; k++) dir[k] *= scale;
     for (int t = 0; t < h->count; t++) {
-        int slot = (h->head + t) % LBFGS_MEMORY;
+        int slot = (h->head + t) % h->memory;
         const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
         double beta = h->rho[slot] * dot(g, dir, np);
         for (size_t k = 0; k < np; k++) dir[k] += (h->a[slot] - beta) * s[k];
@@ -200,14 +243,15 @@ static void minimize(const problem *p, double *theta, size_t np, const kn_logreg
     }
 }
 
-static int check_inputs(const float *X, const int32_t *y, size_t n, int dim, int n_classes,
+static int check_inputs(const float *X, const kn_csr *S, const int32_t *y, size_t n, int dim, int n_classes,
                         const kn_logreg_options *opt, size_t *counts, kn_error *err)
 {
-    if (!X || !y) return kn_fail(err, "logistic regression: X and y are required");
+    if ((!X && !S) || !y) return kn_fail(err, "logistic regression: X and y are required");
     if (n == 0) return kn_fail(err, "logistic regression: no training examples (n = 0)");
     if (dim <= 0) return kn_fail(err, "logistic regression: dimension must be positive, got %d", dim);
     if (n_classes < 2) return kn_fail(err, "logistic regression: needs at least 2 classes, got %d", n_classes);
-    if (n > INT_MAX || n > SIZE_MAX / sizeof(double) / (size_t)dim || n > SIZE_MAX / sizeof(double) / (size_t)n_classes)
+    if (n > INT_MAX || (!S && n > SIZE_MAX / sizeof(double) / (size_t)dim) ||
+        n > SIZE_MAX / sizeof(double) / (size_t)n_classes)
         return kn_fail(err, "logistic regression: %zu examples of dimension %d are too many", n, dim);
     if (!(opt->C > 0) || !isfinite(opt->C)) return kn_fail(err, "logistic regression: C must be positive, got %g", opt->C);
     if (opt->max_iter <= 0) return kn_fail(err, "logistic regression: max_iter must be positive, got %d", opt->max_iter);
@@ -217,6 +261,13 @@ static int check_inputs(const float *X, const int32_t *y, size_t n, int dim, int
             return kn_fail(err, "logistic regression: label %d of example %zu is outside [0, %d)", (int)y[i], i,
                            n_classes);
         counts[y[i]]++;
+        if (S) {
+            if (S->indptr[i + 1] < S->indptr[i]) return kn_fail(err, "logistic regression: row %zu of the sparse matrix ends before it starts", i);
+            for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++)
+                if (S->indices[e] < 0 || S->indices[e] >= dim || !isfinite(S->values[e]))
+                    return kn_fail(err, "logistic regression: example %zu has a bad entry (column %d)", i, (int)S->indices[e]);
+            continue;
+        }
         for (int k = 0; k < dim; k++)
             if (!isfinite(X[i * (size_t)dim + k]))
                 return kn_fail(err, "logistic regression: example %zu, feature %d is not finite", i, k);
@@ -226,8 +277,10 @@ static int check_inputs(const float *X, const int32_t *y, size_t n, int dim, int
     return 0;
 }
 
-int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
-                  const kn_logreg_options *opt, kn_error *err)
+/* Dense rows X (n x dim floats) or sparse rows S; init: a model of the same shape to start
+ * from, or NULL for zeros. */
+static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n, int dim, int n_classes,
+               const kn_logreg_options *opt, const kn_logreg *init, kn_error *err)
 {
     memset(m, 0, sizeof *m);
     kn_logreg_options defaults;
@@ -237,36 +290,43 @@ int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int 
     }
     size_t *counts = calloc(n_classes > 0 ? (size_t)n_classes : 1, sizeof *counts);
     if (!counts) return kn_fail(err, "logistic regression: out of memory");
-    if (check_inputs(X, y, n, dim, n_classes, opt, counts, err) != 0) {
+    if (check_inputs(X, S, y, n, dim, n_classes, opt, counts, err) != 0) {
         free(counts);
         return -1;
     }
-    const size_t np = (size_t)n_classes * ((size_t)dim + 1);
-    double *Xd = malloc(n * (size_t)dim * sizeof *Xd), *cw = malloc(n * sizeof *cw);
+    const size_t np = (size_t)n_classes * ((size_t)dim + 1), nw = (size_t)n_classes * dim;
+    double *Xd = S ? NULL : malloc(n * (size_t)dim * sizeof *Xd), *cw = malloc(n * sizeof *cw);
     double *R = malloc(n * (size_t)n_classes * sizeof *R), *theta = calloc(np, sizeof *theta);
     double *ws = malloc(4 * np * sizeof *ws);
-    history h = {.np = np};
-    h.s = malloc(LBFGS_MEMORY * np * sizeof *h.s);
-    h.g = malloc(LBFGS_MEMORY * np * sizeof *h.g);
-    m->W = malloc((size_t)n_classes * dim * sizeof *m->W);
+    history h = {.np = np, .memory = np > LARGE_PROBLEM ? LBFGS_MEMORY / 2 : LBFGS_MEMORY};
+    h.s = malloc((size_t)h.memory * np * sizeof *h.s);
+    h.g = malloc((size_t)h.memory * np * sizeof *h.g);
+    m->W = malloc(nw * sizeof *m->W);
     m->b = malloc((size_t)n_classes * sizeof *m->b);
     int rc = 0;
-    if (!Xd || !cw || !R || !theta || !ws || !h.s || !h.g || !m->W || !m->b) {
+    if ((!S && !Xd) || !cw || !R || !theta || !ws || !h.s || !h.g || !m->W || !m->b) {
         rc = kn_fail(err, "logistic regression: out of memory for %zu x %d examples, %d classes", n, dim, n_classes);
         kn_logreg_free(m);
         goto done;
     }
-    for (size_t k = 0; k < n * (size_t)dim; k++) Xd[k] = X[k];
+    if (Xd)
+        for (size_t k = 0; k < n * (size_t)dim; k++) Xd[k] = X[k];
+    if (init && init->n_classes == n_classes && init->dim == dim) {
+        for (int j = 0; j < n_classes; j++)
+            for (int k = 0; k < dim; k++) theta[S ? (size_t)k * n_classes + j : (size_t)j * dim + k] = init->W[(size_t)j * dim + k];
+        for (int j = 0; j < n_classes; j++) theta[nw + j] = init->b[j];
+    }
     /* class_weight='balanced': n / (n_classes * count(class)). */
     for (size_t i = 0; i < n; i++)
         cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0);
-    problem p = {.X = Xd, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
+    problem p = {.X = Xd, .S = S, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
     minimize(&p, theta, np, opt, &h, ws);
     m->n_classes = n_classes;
     m->dim = dim;
     m->temperature = 1.0f;
-    for (size_t k = 0; k < (size_t)n_classes * dim; k++) m->W[k] = (float)theta[k];
-    for (int j = 0; j < n_classes; j++) m->b[j] = (float)theta[(size_t)n_classes * dim + j];
+    for (int j = 0; j < n_classes; j++)
+        for (int k = 0; k < dim; k++) m->W[(size_t)j * dim + k] = (float)theta[S ? (size_t)k * n_classes + j : (size_t)j * dim + k];
+    for (int j = 0; j < n_classes; j++) m->b[j] = (float)theta[nw + j];
 done:
     free(counts);
     free(Xd);
@@ -277,6 +337,44 @@ done:
     free(h.s);
     free(h.g);
     return rc;
+}
+
+int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
+                  const kn_logreg_options *opt, kn_error *err)
+{
+    return fit(m, X, NULL, y, n, dim, n_classes, opt, NULL, err);
+}
+
+int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
+                         const kn_logreg_options *opt, const kn_logreg *init, kn_error *err)
+{
+    if (!X) {
+        memset(m, 0, sizeof *m);
+        return kn_fail(err, "logistic regression: X and y are required");
+    }
+    return fit(m, NULL, X, y, X->n_rows, X->n_cols, n_classes, opt, init, err);
+}
+
+void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z)
+{
+    const int K = m->n_classes, d = m->dim;
+    for (int j = 0; j < K; j++) z[j] = m->b[j];
+    for (size_t e = X->indptr[row]; e < X->indptr[row + 1]; e++)
+        for (int j = 0; j < K; j++) z[j] += (double)X->values[e] * m->W[(size_t)j * d + X->indices[e]];
+}
+
+void kn_logreg_predict_proba_sparse(const kn_logreg *m, const kn_csr *X, float *proba)
+{
+    const int K = m->n_classes;
+    const double inv_t = 1.0 / m->temperature;
+#pragma omp parallel for schedule(static) if (X->n_rows >= 256)
+    for (size_t i = 0; i < X->n_rows; i++) {
+        double z[K > 0 ? K : 1], zmax = -INFINITY, sum = 0;
+        kn_logreg_logits_sparse(m, X, i, z);
+        for (int j = 0; j < K; j++) zmax = fmax(zmax, z[j] *= inv_t);
+        for (int j = 0; j < K; j++) sum += (z[j] = exp(z[j] - zmax));
+        for (int j = 0; j < K; j++) proba[i * K + j] = (float)(z[j] / sum);
+    }
 }
 
 void kn_logreg_predict_proba(const kn_logreg *m, const float *X, size_t n, float *proba)

@@ -43,7 +43,7 @@ kn_csv *kn_csv_open(const char *path, char delimiter, kn_error *err)
         return NULL;
     }
     csv->owns_file = !is_stdin;
-    snprintf(csv->name, sizeof csv->name, "%s", is_stdin ? "<stdin>" : path);
+    snprintf(csv->name, sizeof csv->name, "%s", is_stdin ? "stdin" : path);
     csv->delim = (unsigned char)delimiter;
     csv->line = 1;
     csv->at_start = true;
@@ -193,8 +193,9 @@ int kn_csv_next(kn_csv *csv, kn_csv_row *row, kn_error *err)
             csv->expected_fields = csv->n_fields;
             csv->header_line = line;
         } else if (csv->n_fields != csv->expected_fields) {
-            return kn_fail(err, "%s:%zu: record has %zu fields, but the first record (line %zu) has %zu",
-                           csv->name, line, csv->n_fields, csv->header_line, csv->expected_fields);
+            return kn_fail(err, "%s:%zu: record has %zu field%s, but the first record (line %zu) has %zu",
+                           csv->name, line, csv->n_fields, csv->n_fields == 1 ? "" : "s", csv->header_line,
+                           csv->expected_fields);
         }
         for (size_t i = 0; i < csv->n_fields; i++) csv->fields[i] = csv->text + csv->starts[i];
         row->n_fields = csv->n_fields;

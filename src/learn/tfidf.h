@@ -1,0 +1,50 @@
+/* tfidf.h - TF-IDF features with scikit-learn's TfidfVectorizer semantics, in up to two
+ * blocks: word n-grams and character n-grams within word boundaries (analyze.h). Each block
+ * is like its own TfidfVectorizer(lowercase=True, norm='l2', use_idf=True, smooth_idf=True,
+ * min_df=1): tf = term count (or 1 + ln(count) with sublinear_tf),
+ *   idf(t) = ln((1 + n) / (1 + df(t))) + 1,
+ * and each row of a block scaled to unit L2 norm; the feature vector is the word block
+ * followed by the char block (sklearn's FeatureUnion / scipy hstack of the two). Terms never
+ * seen in training are ignored. tools/learn/tfidf_reference.py builds the same thing with
+ * scikit-learn. */
+#ifndef KN_TFIDF_H
+#define KN_TFIDF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "learn/sparse.h"
+#include "util/error.h"
+
+enum { KN_TFIDF_WORD = 0, KN_TFIDF_CHAR = 1, KN_TFIDF_BLOCKS = 2 };
+
+typedef struct kn_tfidf_options {
+    int word_min_n, word_max_n; /* default 1, 2; 0, 0 turns the word block off */
+    int char_min_n, char_max_n; /* default 2, 5; 0, 0 turns the char block off */
+    int sublinear_tf;           /* default 0 */
+} kn_tfidf_options;
+
+void kn_tfidf_default_options(kn_tfidf_options *opt);
+
+typedef struct kn_tfidf kn_tfidf;
+
+/* Learns the vocabulary and idf of each enabled block from n texts. */
+kn_tfidf *kn_tfidf_fit(const char *const *texts, const size_t *lens, size_t n, const kn_tfidf_options *opt,
+                       kn_error *err);
+/* Features of n texts: n x kn_tfidf_dim, columns ascending within each row. */
+int kn_tfidf_transform(const kn_tfidf *t, const char *const *texts, const size_t *lens, size_t n, kn_csr *out,
+                       kn_error *err);
+int kn_tfidf_dim(const kn_tfidf *t);
+const kn_tfidf_options *kn_tfidf_get_options(const kn_tfidf *t);
+/* The column of term in block, or -1 when the term is not in the vocabulary. */
+int kn_tfidf_lookup(const kn_tfidf *t, int block, const char *term, size_t len);
+/* idf of a column. */
+double kn_tfidf_idf(const kn_tfidf *t, int column);
+
+/* Saves to / loads from dir: tfidf.json (options, and the terms of each block in column
+ * order) and tfidf.safetensors (idf). */
+int kn_tfidf_save(const kn_tfidf *t, const char *dir, kn_error *err);
+kn_tfidf *kn_tfidf_load(const char *dir, kn_error *err);
+void kn_tfidf_free(kn_tfidf *t);
+
+#endif

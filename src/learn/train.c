@@ -1,0 +1,170 @@
+/* train.c - one entry point that trains any method into an in-memory bundle (bundle.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/bundle.h"
+#include "util/fs.h"
+#include "util/progress.h"
+
+void kn_train_default_options(kn_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = KN_METHOD_FROZEN;
+    kn_logreg_default_options(&o->head);
+    o->head.C = 0; /* the method's default */
+    o->calibration_folds = 5;
+    o->seed = 42;
+    kn_setfit_default_options(&o->setfit);
+    kn_tfidf_default_options(&o->tfidf);
+    kn_bm25_default_options(&o->bm25);
+}
+
+static kn_logreg_options head_options(const kn_train_options *o, size_t n)
+{
+    kn_logreg_options h = o->head;
+    if (!(h.C > 0)) h.C = o->method == KN_METHOD_TFIDF ? 10.0 : 100.0;
+    /* TF-IDF heads have millions of parameters: stop where scikit-learn's lbfgs stops
+     * (projected gradient 1e-4 on its objective, which is ours divided by C * n) instead of
+     * at the tight default, which only buys digits nobody uses. */
+    if (o->method == KN_METHOD_TFIDF && o->head.tol == 1e-6) h.tol = 1e-4 * h.C * (double)n;
+    return h;
+}
+
+/* Fits the head on dense embeddings or sparse features and calibrates its temperature. */
+static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, const kn_csr *S, int dim,
+                    const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+{
+    kn_logreg_options h = head_options(o, n);
+    double before = 0, after = 0;
+    int rc = S ? kn_logreg_fit_sparse(&b->head, S, labels, b->n_classes, &h, NULL, err)
+               : kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err);
+    if (rc != 0) return -1;
+    if (o->calibration_folds >= 2) {
+        rc = S ? kn_logreg_calibrate_sparse(&b->head, S, labels, &h, o->calibration_folds, o->seed, &before, &after, err)
+               : kn_logreg_calibrate(&b->head, X, labels, n, &h, o->calibration_folds, o->seed, &before, &after, err);
+        if (rc != 0) return -1;
+    }
+    json_object_set_new(meta, "head", json_pack("{s:f, s:b, s:i, s:f, s:f, s:f}", "C", h.C, "balanced", h.balanced,
+                                                "calibration_folds", o->calibration_folds, "temperature",
+                                                (double)b->head.temperature, "cv_nll_before_calibration", before,
+                                                "cv_nll_after_calibration", after));
+    return 0;
+}
+
+static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const char *const *texts,
+                                const size_t *lens, const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+{
+    if (!o->encoder_dir) return kn_fail(err, "train: method %s needs an encoder", kn_method_name(o->method));
+    if (!(b->encoder_dir = strdup(o->encoder_dir))) return kn_fail(err, "out of memory");
+    if (!(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
+    if (o->method == KN_METHOD_SETFIT) {
+        if (strcmp(b->encoder->ops->family, "use-lite") != 0)
+            return kn_fail(err, "--method setfit supports the use-lite encoder for now (%s is %s)", o->encoder_dir,
+                           b->encoder->ops->family);
+        kn_encoder_close(b->encoder);
+        b->encoder = NULL;
+        const char *scratch = o->scratch_dir ? o->scratch_dir : getenv("TMPDIR");
+        char tuned[4200];
+        snprintf(tuned, sizeof tuned, "%s/kanava-setfit-XXXXXX", scratch && *scratch ? scratch : "/tmp");
+        if (!mkdtemp(tuned)) return kn_fail(err, "%s: cannot make a scratch directory", tuned);
+        free(b->encoder_dir);
+        if (!(b->encoder_dir = strdup(tuned))) return kn_fail(err, "out of memory");
+        b->owns_encoder_dir = 1;
+        kn_setfit_options sf = o->setfit;
+        sf.seed = o->seed;
+        kn_progress tune;
+        kn_progress_init(&tune, "fine-tuning");
+        double loss = 0;
+        int rc = kn_setfit_tune_use_lite(o->encoder_dir, texts, lens, labels, n, &sf, tuned,
+                                         o->show_progress ? kn_progress_update : NULL, &tune, &loss, err);
+        if (o->show_progress) kn_progress_finish(&tune);
+        if (rc != 0) return -1;
+        json_object_set_new(meta, "setfit", json_pack("{s:I, s:f, s:i, s:f}", "max_steps", (json_int_t)sf.max_steps, "lr",
+                                                      sf.lr, "batch_pairs", sf.batch_pairs, "final_pair_loss", loss));
+        if (!(b->encoder = kn_encoder_open(tuned, err))) return -1;
+    }
+    float *emb = malloc(n * (size_t)b->encoder->dim * sizeof *emb);
+    if (!emb) return kn_fail(err, "out of memory for %zu embeddings", n);
+    kn_progress progress;
+    kn_progress_init(&progress, "embedding");
+    int rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb, o->show_progress ? kn_progress_update : NULL,
+                              &progress, err);
+    if (o->show_progress) kn_progress_finish(&progress);
+    if (rc == 0) rc = fit_head(b, o, emb, NULL, b->encoder->dim, labels, n, meta, err);
+    free(emb);
+    return rc;
+}
+
+static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
+                       const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+{
+    if (!(b->tfidf = kn_tfidf_fit(texts, lens, n, &o->tfidf, err))) return -1;
+    kn_csr X;
+    if (kn_tfidf_transform(b->tfidf, texts, lens, n, &X, err) != 0) return -1;
+    int rc = fit_head(b, o, NULL, &X, X.n_cols, labels, n, meta, err);
+    kn_csr_free(&X);
+    const kn_tfidf_options *t = &o->tfidf;
+    json_object_set_new(meta, "tfidf", json_pack("{s:[i,i], s:[i,i], s:b, s:i}", "word_ngrams", t->word_min_n,
+                                                 t->word_max_n, "char_ngrams", t->char_min_n, t->char_max_n,
+                                                 "sublinear_tf", t->sublinear_tf, "features", kn_tfidf_dim(b->tfidf)));
+    return rc;
+}
+
+static int train_bm25(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
+                      const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+{
+    b->texts = calloc(n, sizeof *b->texts);
+    b->labels = malloc(n * sizeof *b->labels);
+    if (!b->texts || !b->labels) return kn_fail(err, "out of memory");
+    for (size_t i = 0; i < n; i++, b->n_texts++) {
+        if (!(b->texts[i] = strndup(texts[i], lens[i]))) return kn_fail(err, "out of memory");
+        b->labels[i] = labels[i];
+    }
+    if (kn_bm25_train(&b->bm25, texts, lens, labels, n, b->n_classes, &o->bm25, err) != 0) return -1;
+    json_object_set_new(meta, "bm25", json_pack("{s:f, s:f, s:s, s:f}", "k1", o->bm25.k1, "b", o->bm25.b, "mode",
+                                                o->bm25.mode == KN_BM25_TOPIC ? "topic" : "neighbour", "temperature",
+                                                b->bm25.temperature));
+    return 0;
+}
+
+kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                           const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err)
+{
+    if (n == 0 || n_classes < 2) {
+        kn_fail(err, "train: needs labelled texts of at least two topics (got %zu texts, %d topics)", n, n_classes);
+        return NULL;
+    }
+    kn_bundle *b = calloc(1, sizeof *b);
+    if (!b || !(b->classes = calloc((size_t)n_classes, sizeof *b->classes))) {
+        free(b);
+        kn_fail(err, "out of memory");
+        return NULL;
+    }
+    b->method = o->method;
+    b->n_classes = n_classes;
+    for (int c = 0; c < n_classes; c++)
+        if (!(b->classes[c] = strdup(classes[c]))) {
+            kn_fail(err, "out of memory");
+            kn_bundle_close(b);
+            return NULL;
+        }
+    double t0 = kn_now();
+    b->meta = json_pack("{s:s, s:I, s:i, s:I}", "method", kn_method_name(o->method), "rows", (json_int_t)n, "topics",
+                        n_classes, "seed", (json_int_t)o->seed);
+    int rc;
+    switch (o->method) {
+    case KN_METHOD_FROZEN:
+    case KN_METHOD_SETFIT: rc = train_encoder_method(b, o, texts, lens, labels, n, b->meta, err); break;
+    case KN_METHOD_TFIDF: rc = train_tfidf(b, o, texts, lens, labels, n, b->meta, err); break;
+    case KN_METHOD_BM25: rc = train_bm25(b, o, texts, lens, labels, n, b->meta, err); break;
+    default: rc = kn_fail(err, "train: unknown method %d", (int)o->method);
+    }
+    if (rc != 0) {
+        kn_bundle_close(b);
+        return NULL;
+    }
+    json_object_set_new(b->meta, "train_seconds", json_real(kn_now() - t0));
+    return b;
+}
