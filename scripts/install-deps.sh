@@ -8,7 +8,7 @@ BUILD_PKGS=(build-essential pkg-config libopenblas-openmp-dev libopenblas0-pthre
 # Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm)
 
-# Benchmark peers only (bench/peers/fasttext_peer.sh): the fastText command line tool.
+# Benchmark peers only (bench/peers/fasttext_peer.py): the fastText command line tool.
 BENCH_PKGS=(fasttext)
 
 # (no option): build + test packages; --build-only: build packages only;

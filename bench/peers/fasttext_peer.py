@@ -99,7 +99,10 @@ LABEL = "__label__"
 
 def read_csv(path, need_category):
     with open(path, "r", encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, strict=True))
+        try:
+            rows = list(csv.reader(f, strict=True))
+        except csv.Error as e:
+            raise ValueError("%s: not valid CSV: %s" % (path, e))
     if not rows:
         raise ValueError("%s: empty file" % path)
     header = [h.strip() for h in rows[0]]
@@ -195,7 +198,7 @@ def main():
         # fastText reads its input in file order (each thread from its own offset) with a
         # linearly decaying learning rate; on a file sorted by category (as Banking77's
         # train.csv is, and per-topic draws may be) the last categories win: with the
-        # defaults, 9.2% on the B77-full split below as sorted, 25.3% shuffled. So shuffle,
+        # defaults, 9.2% on the B77-full split above as sorted, 25.3% shuffled. So shuffle,
         # reproducibly.
         random.Random(args.shuffle_seed).shuffle(lines)
         with open(train_file, "w", encoding="utf-8", newline="\n") as f:

@@ -28,7 +28,10 @@ import time
 
 def read_csv(path, need_category):
     with open(path, "r", encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, strict=True))
+        try:
+            rows = list(csv.reader(f, strict=True))
+        except csv.Error as e:
+            raise ValueError("%s: not valid CSV: %s" % (path, e))
     if not rows:
         raise ValueError("%s: empty file" % path)
     header = [h.strip() for h in rows[0]]

@@ -13,6 +13,9 @@ enum { LBFGS_MEMORY = 20, LINE_SEARCH_EVALS = 40 };
 /* Above this many parameters keep half the history (scikit-learn's L-BFGS keeps 10 pairs):
  * a TF-IDF head has millions of parameters and each pair costs two copies of them. */
 #define LARGE_PROBLEM ((size_t)1 << 20)
+/* The sparse objective walks the features column by column in this many blocks of rows, one
+ * per thread: each block's logits are written by one thread only. */
+enum { ST_BLOCKS = 2 };
 
 void kn_logreg_default_options(kn_logreg_options *opt)
 {
@@ -20,6 +23,7 @@ void kn_logreg_default_options(kn_logreg_options *opt)
     opt->max_iter = 1000;
     opt->tol = 1e-6;
     opt->balanced = 0;
+    opt->tol_max_abs = 0;
 }
 
 void kn_logreg_free(kn_logreg *m)
@@ -34,6 +38,8 @@ void kn_logreg_free(kn_logreg *m)
 typedef struct problem {
     const double *X;    /* n x d, or NULL when the rows are sparse: */
     const kn_csr *S;    /* then theta holds W transposed (d x K) so that rows touch contiguous memory */
+    const kn_csr *St;   /* S transposed per block of rows (column-major), ST_BLOCKS of them: */
+    size_t block_row[ST_BLOCKS + 1]; /* block k holds rows block_row[k] .. block_row[k+1]-1 */
     const int32_t *y;
     const double *cw;   /* C * w_i per row */
     size_t n;
@@ -41,10 +47,36 @@ typedef struct problem {
     double *R;          /* n x K scratch: logits, then C w_i (softmax - onehot) */
 } problem;
 
+/* Vector loops over the parameters run on all threads once there are enough of them (a TF-IDF
+ * head has millions, and L-BFGS's history sweeps are memory-bound). The static schedule keeps
+ * the result the same from run to run at a given thread count. */
+#define PARALLEL_MIN ((size_t)1 << 16)
+
+/* Eight partial sums: a single running sum is one dependent add per element, several times
+ * slower than the memory it reads. */
+static double dot_serial(const double *a, const double *b, size_t n)
+{
+    double acc[8] = {0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[k + j] * b[k + j];
+    for (; k < n; k++) acc[0] += a[k] * b[k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 static double dot(const double *a, const double *b, size_t n)
 {
+    if (n < PARALLEL_MIN) return dot_serial(a, b, n);
+    /* Fixed chunks, summed in order: the same result at any thread count. */
+    enum { CHUNKS = 16 };
+    double part[CHUNKS];
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t lo = n * (size_t)c / CHUNKS, hi = n * (size_t)(c + 1) / CHUNKS;
+        part[c] = dot_serial(a + lo, b + lo, hi - lo);
+    }
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (int c = 0; c < CHUNKS; c++) s += part[c];
     return s;
 }
 
@@ -93,33 +125,46 @@ static double objective(const problem *p, const double *theta, double *grad)
     return loss + 0.5 * dot(W, W, nw);
 }
 
-/* The sparse objective: logits row by row from W^T's rows of the row's columns; the
- * gradient of W^T scattered the same way. */
+/* The sparse objective, column by column: each feature's row of W^T is read once and
+ * added into the logits of the rows that have it (R stays in cache; W^T streams through);
+ * the gradient of a feature gathers the same rows' residuals. Per-block transposes keep the
+ * threads' writes apart. */
 static double sparse_objective(const problem *p, const double *theta, double *grad)
 {
     const int d = p->d, K = p->K;
     const size_t nw = (size_t)K * d;
     const double *Wt = theta, *b = theta + nw;
-    const kn_csr *S = p->S;
     double loss = 0;
-#pragma omp parallel for schedule(static) reduction(+ : loss) if (S->indptr[S->n_rows] * (size_t)K >= (1u << 18))
-    for (size_t i = 0; i < p->n; i++) {
-        double *z = p->R + i * K;
-        for (int j = 0; j < K; j++) z[j] = b[j];
-        for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++) {
-            const double v = S->values[e], *w = Wt + (size_t)S->indices[e] * K;
-            for (int j = 0; j < K; j++) z[j] += v * w[j];
+#pragma omp parallel for schedule(static, 1) reduction(+ : loss) num_threads(ST_BLOCKS)
+    for (int blk = 0; blk < ST_BLOCKS; blk++) {
+        const kn_csr *T = &p->St[blk];
+        for (size_t i = p->block_row[blk]; i < p->block_row[blk + 1]; i++)
+            for (int j = 0; j < K; j++) p->R[i * K + j] = b[j];
+        for (size_t f = 0; f < (size_t)d; f++) {
+            const double *w = Wt + f * K;
+            for (size_t e = T->indptr[f]; e < T->indptr[f + 1]; e++) {
+                double *z = p->R + (size_t)T->indices[e] * K;
+                const double v = T->values[e];
+                for (int j = 0; j < K; j++) z[j] += v * w[j];
+            }
         }
-        loss += p->cw[i] * row_loss(z, K, p->y[i]);
-        for (int j = 0; j < K; j++) z[j] *= p->cw[i];
+        for (size_t i = p->block_row[blk]; i < p->block_row[blk + 1]; i++) {
+            double *z = p->R + i * K;
+            loss += p->cw[i] * row_loss(z, K, p->y[i]);
+            for (int j = 0; j < K; j++) z[j] *= p->cw[i];
+        }
     }
-    memcpy(grad, Wt, nw * sizeof *grad);
-    for (size_t i = 0; i < p->n; i++) {
-        const double *r = p->R + i * K;
-        for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++) {
-            const double v = S->values[e];
-            double *g = grad + (size_t)S->indices[e] * K;
-            for (int j = 0; j < K; j++) g[j] += v * r[j];
+#pragma omp parallel for schedule(static) num_threads(ST_BLOCKS)
+    for (size_t f = 0; f < (size_t)d; f++) {
+        double *g = grad + f * K;
+        const double *w = Wt + f * K;
+        for (int j = 0; j < K; j++) g[j] = w[j];
+        for (int blk = 0; blk < ST_BLOCKS; blk++) {
+            const kn_csr *T = &p->St[blk];
+            for (size_t e = T->indptr[f]; e < T->indptr[f + 1]; e++) {
+                const double v = T->values[e], *r = p->R + (size_t)T->indices[e] * K;
+                for (int j = 0; j < K; j++) g[j] += v * r[j];
+            }
         }
     }
     double *gb = grad + nw;
@@ -141,6 +186,7 @@ static void history_push(history *h, const double *x_old, const double *x_new, c
 {
     int slot = (h->head + h->count) % h->memory;
     double *s = h->s + (size_t)slot * h->np, *g = h->g + (size_t)slot * h->np;
+#pragma omp parallel for schedule(static) if (h->np >= PARALLEL_MIN)
     for (size_t k = 0; k < h->np; k++) {
         s[k] = x_new[k] - x_old[k];
         g[k] = g_new[k] - g_old[k];
@@ -152,27 +198,48 @@ static void history_push(history *h, const double *x_old, const double *x_new, c
     else h->head = (h->head + 1) % h->memory;
 }
 
-/* dir = -H grad with the two-loop recursion, H0 scaled by the newest pair's s.g / g.g. */
+/* y += a * x, then returns next . y (0 when next is NULL), in one sweep over memory. Fixed
+ * chunks summed in order, as in dot(). */
+static double axpy_dot(double *y, double a, const double *x, const double *next, size_t n)
+{
+    enum { CHUNKS = 16 };
+    double part[CHUNKS];
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t lo = n * (size_t)c / CHUNKS, hi = n * (size_t)(c + 1) / CHUNKS;
+        for (size_t k = lo; k < hi; k++) y[k] += a * x[k];
+        part[c] = next ? dot_serial(next + lo, y + lo, hi - lo) : 0;
+    }
+    double s = 0;
+    for (int c = 0; c < CHUNKS; c++) s += part[c];
+    return s;
+}
+
+/* dir = -H grad with the two-loop recursion, H0 scaled by the newest pair's s.g / g.g; each
+ * update of dir also computes the dot product the next pair needs. */
 static void history_direction(history *h, const double *grad, double *dir)
 {
     const size_t np = h->np;
-    for (size_t k = 0; k < np; k++) dir[k] = -grad[k];
+#define PAIR_S(t) (h->s + (size_t)((h->head + (t)) % h->memory) * np)
+#define PAIR_G(t) (h->g + (size_t)((h->head + (t)) % h->memory) * np)
+#define PAIR_SLOT(t) ((h->head + (t)) % h->memory)
+    memset(dir, 0, np * sizeof *dir);
+    double sd = axpy_dot(dir, -1.0, grad, PAIR_S(h->count - 1), np);
     for (int t = h->count - 1; t >= 0; t--) {
-        int slot = (h->head + t) % h->memory;
-        const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
-        h->a[slot] = h->rho[slot] * dot(s, dir, np);
-        for (size_t k = 0; k < np; k++) dir[k] -= h->a[slot] * g[k];
+        h->a[PAIR_SLOT(t)] = h->rho[PAIR_SLOT(t)] * sd;
+        sd = axpy_dot(dir, -h->a[PAIR_SLOT(t)], PAIR_G(t), t > 0 ? PAIR_S(t - 1) : NULL, np);
     }
-    int newest = (h->head + h->count - 1) % h->memory;
-    const double *gn = h->g + (size_t)newest * np;
-    double scale = 1.0 / (h->rho[newest] * dot(gn, gn, np));
-    for (size_t k = 0; k < np; k++) dir[k] *= scale;
+    const double *gn = PAIR_G(h->count - 1);
+    double scale = 1.0 / (h->rho[PAIR_SLOT(h->count - 1)] * dot(gn, gn, np));
+    /* dir *= scale, as dir += (scale - 1) dir, with the first g . dir */
+    double gd = axpy_dot(dir, scale - 1.0, dir, PAIR_G(0), np);
     for (int t = 0; t < h->count; t++) {
-        int slot = (h->head + t) % h->memory;
-        const double *s = h->s + (size_t)slot * np, *g = h->g + (size_t)slot * np;
-        double beta = h->rho[slot] * dot(g, dir, np);
-        for (size_t k = 0; k < np; k++) dir[k] += (h->a[slot] - beta) * s[k];
+        double beta = h->rho[PAIR_SLOT(t)] * gd;
+        gd = axpy_dot(dir, h->a[PAIR_SLOT(t)] - beta, PAIR_S(t), t + 1 < h->count ? PAIR_G(t + 1) : NULL, np);
     }
+#undef PAIR_S
+#undef PAIR_G
+#undef PAIR_SLOT
 }
 
 /* A step along dir from x (objective f0, gradient g0) meeting the strong Wolfe conditions,
@@ -187,6 +254,7 @@ static int line_search(const problem *p, size_t np, const double *x, double f0, 
     const double d0 = dot(g0, dir, np), noise = 1e-11 * (1.0 + fabs(f0));
     double lo = 0, dlo = d0, hi = INFINITY, dhi = 0;
     for (int e = 0; e < LINE_SEARCH_EVALS; e++) {
+        #pragma omp parallel for schedule(static) if (np >= PARALLEL_MIN)
         for (size_t k = 0; k < np; k++) xt[k] = x[k] + step * dir[k];
         double f = objective(p, xt, gt), dd = dot(gt, dir, np);
         int armijo = f <= f0 + c1 * step * d0;
@@ -223,7 +291,13 @@ static void minimize(const problem *p, double *theta, size_t np, const kn_logreg
     double f = objective(p, theta, grad);
     for (int iter = 0; iter < opt->max_iter; iter++) {
         double gnorm = sqrt(dot(grad, grad, np));
-        if (gnorm <= opt->tol) break;
+        if (opt->tol_max_abs) {
+            double gmax = 0;
+            for (size_t k = 0; k < np; k++) gmax = fmax(gmax, fabs(grad[k]));
+            if (gmax <= opt->tol) break;
+        } else if (gnorm <= opt->tol) {
+            break;
+        }
         double step = 1.0, ft;
         if (h->count > 0) history_direction(h, grad, dir);
         if (h->count == 0 || dot(dir, grad, np) >= 0) {
@@ -277,6 +351,35 @@ static int check_inputs(const float *X, const kn_csr *S, const int32_t *y, size_
     return 0;
 }
 
+/* out = rows lo..hi-1 of S transposed: dim rows, entries sorted by row of S (global row
+ * numbers). */
+static int transpose(const kn_csr *S, size_t lo, size_t hi, int dim, kn_csr *out)
+{
+    const size_t nnz = S->indptr[hi] - S->indptr[lo];
+    out->n_rows = (size_t)dim;
+    out->n_cols = (int)S->n_rows;
+    out->indptr = calloc((size_t)dim + 1, sizeof *out->indptr);
+    out->indices = malloc((nnz ? nnz : 1) * sizeof *out->indices);
+    out->values = malloc((nnz ? nnz : 1) * sizeof *out->values);
+    size_t *fill = malloc(((size_t)dim + 1) * sizeof *fill);
+    if (!out->indptr || !out->indices || !out->values || !fill) {
+        free(fill);
+        kn_csr_free(out);
+        return -1;
+    }
+    for (size_t e = S->indptr[lo]; e < S->indptr[hi]; e++) out->indptr[S->indices[e] + 1]++;
+    for (int f = 0; f < dim; f++) out->indptr[f + 1] += out->indptr[f];
+    memcpy(fill, out->indptr, ((size_t)dim + 1) * sizeof *fill);
+    for (size_t i = lo; i < hi; i++)
+        for (size_t e = S->indptr[i]; e < S->indptr[i + 1]; e++) {
+            size_t at = fill[S->indices[e]]++;
+            out->indices[at] = (int32_t)i;
+            out->values[at] = S->values[e];
+        }
+    free(fill);
+    return 0;
+}
+
 /* Dense rows X (n x dim floats) or sparse rows S; init: a model of the same shape to start
  * from, or NULL for zeros. */
 static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n, int dim, int n_classes,
@@ -288,6 +391,7 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
         kn_logreg_default_options(&defaults);
         opt = &defaults;
     }
+    kn_csr St[ST_BLOCKS] = {{0}};
     size_t *counts = calloc(n_classes > 0 ? (size_t)n_classes : 1, sizeof *counts);
     if (!counts) return kn_fail(err, "logistic regression: out of memory");
     if (check_inputs(X, S, y, n, dim, n_classes, opt, counts, err) != 0) {
@@ -319,7 +423,14 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
     /* class_weight='balanced': n / (n_classes * count(class)). */
     for (size_t i = 0; i < n; i++)
         cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0);
-    problem p = {.X = Xd, .S = S, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
+    problem p = {.X = Xd, .S = S, .St = St, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
+    for (int blk = 0; S && blk <= ST_BLOCKS; blk++) p.block_row[blk] = n * (size_t)blk / ST_BLOCKS;
+    for (int blk = 0; S && blk < ST_BLOCKS; blk++)
+        if (transpose(S, p.block_row[blk], p.block_row[blk + 1], dim, &St[blk]) != 0) {
+            rc = kn_fail(err, "logistic regression: out of memory for %zu x %d examples, %d classes", n, dim, n_classes);
+            kn_logreg_free(m);
+            goto done;
+        }
     minimize(&p, theta, np, opt, &h, ws);
     m->n_classes = n_classes;
     m->dim = dim;
@@ -328,6 +439,7 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
         for (int k = 0; k < dim; k++) m->W[(size_t)j * dim + k] = (float)theta[S ? (size_t)k * n_classes + j : (size_t)j * dim + k];
     for (int j = 0; j < n_classes; j++) m->b[j] = (float)theta[nw + j];
 done:
+    for (int blk = 0; blk < ST_BLOCKS; blk++) kn_csr_free(&St[blk]);
     free(counts);
     free(Xd);
     free(cw);

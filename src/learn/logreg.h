@@ -22,6 +22,7 @@ typedef struct kn_logreg_options {
     int max_iter; /* default 1000 */
     double tol;   /* default 1e-6 on the gradient norm (tighter than sklearn so both reach the optimum) */
     int balanced; /* 1: class_weight='balanced' */
+    int tol_max_abs; /* 1: tol bounds the largest gradient component (scikit-learn's lbfgs test) instead of the norm */
 } kn_logreg_options;
 
 void kn_logreg_default_options(kn_logreg_options *opt);

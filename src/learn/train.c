@@ -26,9 +26,12 @@ static kn_logreg_options head_options(const kn_train_options *o, size_t n)
     kn_logreg_options h = o->head;
     if (!(h.C > 0)) h.C = o->method == KN_METHOD_TFIDF ? 10.0 : 100.0;
     /* TF-IDF heads have millions of parameters: stop where scikit-learn's lbfgs stops
-     * (projected gradient 1e-4 on its objective, which is ours divided by C * n) instead of
-     * at the tight default, which only buys digits nobody uses. */
-    if (o->method == KN_METHOD_TFIDF && o->head.tol == 1e-6) h.tol = 1e-4 * h.C * (double)n;
+     * (largest gradient component 1e-4 on its objective, which is ours divided by C * n)
+     * instead of at the tight default, which only buys digits nobody uses. */
+    if (o->method == KN_METHOD_TFIDF && o->head.tol == 1e-6) {
+        h.tol = 1e-4 * h.C * (double)n;
+        h.tol_max_abs = 1;
+    }
     return h;
 }
 

@@ -4,7 +4,8 @@
  * assumptions (Finnish, Swedish and other Latin-script languages tokenise the same way).
  *
  *   lower-casing   utf8proc's simple lower-case mapping of each code point (Python's
- *                  str.lower() differs only for U+0130 and the Greek final sigma).
+ *                  str.lower() differs only for U+0130 and the Greek final sigma; the
+ *                  references map those two first).
  *   words          maximal runs of word characters of the lower-cased text: Unicode
  *                  letters (L*), numbers (N*) and '_' - Python's re.findall(r"\w+", s).
  *   word n-grams   n consecutive words joined by one space, n = min_n..max_n, all 1-grams
@@ -12,8 +13,9 @@
  *   char_wb        sklearn's analyzer='char_wb': the lower-cased text split on white space
  *                  (Python's str.split(): Zs, or bidi class WS, B or S), each piece padded
  *                  with one space on both sides, and every n-gram of code points of the
- *                  padded piece for n = min_n..max_n; a padded piece shorter than n yields
- *                  itself once and ends that piece's n-grams.
+ *                  padded piece for n = min_n..max_n; once n reaches the padded length the
+ *                  piece yields itself (once) and no longer n-grams: " a " gives " a", "a ",
+ *                  " a " for 2..5.
  *
  * Input must be valid UTF-8 (callers read texts through the strict readers). */
 #ifndef KN_ANALYZE_H
