@@ -10,5 +10,6 @@ int cmd_model(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench_methods(int argc, char **argv);
 
 #endif

@@ -17,12 +17,14 @@ static void usage(FILE *f)
             "  model fetch NAME        download and convert a built-in model (use-lite)\n"
             "  model add NAME DIR      register a sentence-transformers directory (BERT, XLM-R)\n"
             "  model list              show installed models\n"
-            "  train --data FILE.csv --out DIR [--base MODEL] [--method frozen]\n"
+            "  train --data FILE.csv --out DIR [--method frozen|setfit|tfidf|bm25] [--base MODEL]\n"
             "                          fit a calibrated topic classifier on labelled messages\n"
             "  classify --model DIR [--json] [TEXT...]\n"
             "                          topic, probability and top 3 for each text\n"
             "  eval --model DIR --data FILE.csv [--json] [--oos-label NAME]\n"
             "                          accuracy, macro-F1, calibration error, automation rate\n"
+            "  bench-methods --data TRAIN.csv --test TEST.csv [--shots 5,10,20,all] [--seeds 5]\n"
+            "                          every method (and external peers) on the same few-shot splits\n"
             "  version                 print the version\n"
             "\n"
             "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N\n"
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "classify") == 0) return cmd_classify(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench-methods") == 0) return cmd_bench_methods(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kanava %s\n", KANAVA_VERSION);
         return KN_EXIT_OK;

@@ -108,7 +108,7 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
         tr.indptr[tr.n_rows] = used;
     }
     kn_logreg part;
-    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, getenv("COLD") ? NULL : m, err);
+    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, m, err);
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
             if (fold[i] == k) kn_logreg_logits_sparse(&part, X, i, Z + i * K);

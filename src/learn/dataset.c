@@ -63,7 +63,9 @@ int kn_dataset_read(const char *path, const char *text_col, const char *label_co
                     int n_classes, kn_dataset *out, FILE *warn, kn_error *err)
 {
     memset(out, 0, sizeof *out);
-    kn_csv *csv = kn_csv_open(path, ',', err);
+    size_t plen = strlen(path);
+    char delimiter = plen >= 4 && strcmp(path + plen - 4, ".tsv") == 0 ? '\t' : ','; /* by extension */
+    kn_csv *csv = kn_csv_open(path, delimiter, err);
     if (!csv) return -1;
     kn_csv_row row;
     int rc = kn_csv_next(csv, &row, err);

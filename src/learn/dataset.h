@@ -19,7 +19,7 @@ typedef struct kn_dataset {
     char **unknown;     /* per row: the label text when label == -1, else NULL */
 } kn_dataset;
 
-/* Reads FILE's text_col and label_col. Rows with an empty text are skipped with a warning
+/* Reads FILE's text_col and label_col (tab-separated when the name ends in .tsv, else CSV). Rows with an empty text are skipped with a warning
  * naming the line (written to warn, may be NULL); invalid UTF-8, a missing column or a
  * missing label are errors naming the line. classes: NULL to collect the classes from the
  * data, or the model's class list (then unknown labels get label -1 and are listed in
