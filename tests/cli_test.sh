@@ -164,15 +164,94 @@ check "a single-example topic is warned about" grep -q "topic 'c' has a single e
 check "duplicate texts are warned about with their lines" grep -q "line 5 repeats the text of line 2" <<<"$out"
 check "training still succeeds with warnings" [ -f "$TMP/b5/bundle.json" ]
 check "nothing half-written when training fails" [ ! -e "$TMP/b3" -a ! -e "$TMP/b4" ]
-"$BIN" train --method setfit --max-steps 20 --data "$DEMO" --label-column topic --out "$TMP/sf" 2>"$TMP/sf.log"
+mkdir -p "$TMP/scratch"
+TMPDIR="$TMP/scratch" "$BIN" train --method setfit --max-steps 20 --data "$DEMO" --label-column topic --out "$TMP/sf" 2>"$TMP/sf.log"
 check "train --method setfit writes a bundle with the tuned encoder" grep -q '"final_pair_loss"' "$TMP/sf/bundle.json"
 check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
-check "no temporary encoder left behind" [ -z "$(ls -d "$TMP"/sf.encoder-tmp-* 2>/dev/null)" ]
+check "no temporary encoder left behind" [ -z "$(ls -A "$TMP/scratch")" ]
 check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify --model "$TMP/sf" "Can my daughter get her own debit card?")"
 if [ -n "${KANAVA_HF_TINY:-}" ]; then
     out=$("$BIN" train --method setfit --base "$H" --data "$DEMO" --label-column topic --out "$TMP/sf2" 2>&1)
     check "setfit on an encoder it cannot tune yet says so" grep -q "supports the use-lite encoder for now" <<<"$out"
 fi
+
+# --- the lexical methods: tfidf and bm25 bundles, Finnish, option errors
+for m in tfidf bm25; do
+    "$BIN" train --method $m --data "$DEMO" --label-column topic --out "$TMP/$m" 2>"$TMP/$m.log"
+    check "train --method $m writes a bundle without an encoder" [ -f "$TMP/$m/bundle.json" -a ! -e "$TMP/$m/encoder" ]
+    check "a $m bundle classifies" grep -q "^card_order" <<<"$("$BIN" classify --model "$TMP/$m" "How do I order a new card?")"
+    check "a $m bundle evaluates" /usr/bin/python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+assert r['accuracy'] > 0.7 and 0 <= r['ece'] <= 1, r
+" < <("$BIN" eval --model "$TMP/$m" --data "$DEMO" --label-column topic --json 2>/dev/null)
+done
+check "the tfidf bundle keeps its vocabulary" grep -q '"terms"' "$TMP/tfidf/tfidf.json"
+check "the bm25 bundle names its temperature" grep -q '"temperature"' "$TMP/bm25/bm25.json"
+cat > "$TMP/fi.csv" <<'CSV'
+text,category
+Miten tilaan uuden kortin?,kortin_tilaus
+Haluan tilata uuden pankkikortin,kortin_tilaus
+Voinko tilata kortin verkossa?,kortin_tilaus
+Korttini varastettiin,kadonnut_kortti
+Kadotin korttini eilen,kadonnut_kortti
+Lompakkoni ja korttini on hukassa,kadonnut_kortti
+Mikä on tilini saldo?,saldo
+Paljonko tilillä on rahaa?,saldo
+Näytä tilin saldo,saldo
+CSV
+for m in tfidf bm25; do
+    "$BIN" train --method $m --data "$TMP/fi.csv" --out "$TMP/fi-$m" 2>/dev/null
+    check "$m classifies Finnish (ä, ö, inflected words)" grep -q "^kadonnut_kortti" <<<"$("$BIN" classify --model "$TMP/fi-$m" "Korttini on kadonnut")"
+done
+out=$("$BIN" train --method nope --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "an unknown method names the known ones" grep -q "must be frozen, setfit, tfidf or bm25, not 'nope'" <<<"$out"
+out=$("$BIN" train --method tfidf --char-ngrams 5 --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "a bad n-gram range is explained" grep -q "char-ngrams wants A,B" <<<"$out"
+out=$("$BIN" train --method tfidf --word-ngrams 0,0 --char-ngrams 0,0 --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "turning off both tfidf blocks is refused" grep -q "both word and char n-grams are off" <<<"$out"
+out=$("$BIN" train --method bm25 --b 2 --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "bm25 b outside [0,1] is refused" grep -q "0 <= --b <= 1" <<<"$out"
+check "no bundle from refused options" [ ! -e "$TMP/x" ]
+printf '{"format": "kanava-bundle", "version": 1, "method": "magic", "classes": ["a", "b"]}' > "$TMP/fake.json"
+mkdir -p "$TMP/fake" && cp "$TMP/fake.json" "$TMP/fake/bundle.json"
+out=$("$BIN" classify --model "$TMP/fake" "hello" 2>&1)
+check "a bundle of an unknown method is named" grep -q "unknown method 'magic'" <<<"$out"
+cp -r "$TMP/tfidf" "$TMP/tfidf-broken" && printf '{"word": {"min_n": 1' > "$TMP/tfidf-broken/tfidf.json"
+out=$("$BIN" classify --model "$TMP/tfidf-broken" "hello" 2>&1)
+check "a truncated tfidf.json is named" grep -q "tfidf.json" <<<"$out"
+
+# --- bench-methods: Kanava methods and an external peer on the same splits
+cat > "$TMP/peer.sh" <<'SH'
+#!/bin/sh
+# a peer that answers the first training topic for every test row
+train=$1 test=$2 out=$3
+first=$(sed -n 2p "$train" | sed 's/.*,"\{0,1\}\([^"]*\)"\{0,1\}$/\1/')
+rows=$(/usr/bin/python3 -c "import csv,sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1]))))" "$test")
+{ echo "label,confidence"; i=0; while [ $i -lt $rows ]; do echo "$first,0.5"; i=$((i+1)); done; } > "$out/predictions.csv"
+echo '{"train_seconds": 0.01, "predict_seconds": 0.01}' > "$out/timing.json"
+SH
+chmod +x "$TMP/peer.sh"
+"$BIN" bench-methods --data "$DEMO" --test "$DEMO" --label-column topic --shots 2,all --seeds 2 \
+    --methods tfidf,bm25 --peer "first=$TMP/peer.sh" --out "$TMP/bm" 2>"$TMP/bm.log"
+check "bench-methods writes Markdown, JSON and plots" [ -f "$TMP/bm.md" -a -f "$TMP/bm.json" -a -f "$TMP/bm-k2.svg" -a -f "$TMP/bm-all.svg" ]
+check "bench-methods has a row per method and shots, peers included" /usr/bin/python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = {(x['shots'], x['method']): x for x in r['summary']}
+assert set(rows) == {(s, m) for s in ('2', 'all') for m in ('tfidf', 'bm25', 'first')}, rows.keys()
+assert rows[('2', 'tfidf')]['runs'] == 2 and rows[('all', 'tfidf')]['runs'] == 1
+assert rows[('all', 'tfidf')]['accuracy']['mean'] > 0.7 and rows[('all', 'first')]['accuracy']['mean'] < 0.3
+assert len(r['runs']) == 9
+" "$TMP/bm.json"
+check "the plot is SVG with one line per method" [ "$(grep -c '<polyline' "$TMP/bm-all.svg")" = 3 ]
+printf '#!/bin/sh\necho "label,confidence" > "$3/predictions.csv"\necho "{}" > "$3/timing.json"\n' > "$TMP/short.sh"; chmod +x "$TMP/short.sh"
+out=$("$BIN" bench-methods --data "$DEMO" --test "$DEMO" --label-column topic --shots 2 --seeds 1 --methods bm25 --peer "short=$TMP/short.sh" --out "$TMP/bm2" 2>&1)
+check "a peer with too few predictions is named" grep -q "peer short: .*predictions.csv has 0 predictions for 48 test rows" <<<"$out"
+out=$("$BIN" bench-methods --data "$DEMO" --test "$DEMO" --label-column topic --shots 2 --seeds 1 --methods bm25 --peer "bad=false" --out "$TMP/bm3" 2>&1)
+check "a failing peer is named" grep -q "peer bad failed" <<<"$out"
+out=$("$BIN" bench-methods --data "$DEMO" --test "$DEMO" --label-column topic --shots two --out "$TMP/bm4" 2>&1)
+check "bad --shots is explained" grep -q "shots wants positive numbers or 'all'" <<<"$out"
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
