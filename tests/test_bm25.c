@@ -174,7 +174,7 @@ static void collect_term(const char *term, size_t len, void *ctx)
 }
 
 /* Fails with the first difference between kn_analyze_words(text) and want. */
-static void expect_terms(const char *what, size_t row, const char *text, size_t len, json_t *want)
+static void expect_terms(const char *dir, const char *what, size_t row, const char *text, size_t len, json_t *want)
 {
     json_t *got = json_array();
     long words = kn_analyze_words(text, len, 1, 1, collect_term, got);
@@ -184,11 +184,12 @@ static void expect_terms(const char *what, size_t row, const char *text, size_t 
         if (g && w && json_string_length(g) == json_string_length(w) &&
             memcmp(json_string_value(g), json_string_value(w), json_string_length(w)) == 0)
             continue;
-        fail_msg("%s %zu, term %zu: got '%s', reference '%s' (%zu vs %zu terms); text: \"%.*s\"", what, row, k,
+        fail_msg("%s: %s %zu, term %zu: got '%s', reference '%s' (%zu vs %zu terms); text: \"%.*s\"", dir, what, row, k,
                  g ? json_string_value(g) : "(end)", w ? json_string_value(w) : "(end)", n_got, n_want,
                  (int)(len > 300 ? 300 : len), text);
     }
-    if (words != (long)n_want) fail_msg("%s %zu: kn_analyze_words returned %ld for %zu words", what, row, words, n_want);
+    if (words != (long)n_want)
+        fail_msg("%s: %s %zu: kn_analyze_words returned %ld for %zu words", dir, what, row, words, n_want);
     json_decref(got);
 }
 
@@ -209,12 +210,12 @@ static void test_terms_match_reference(void **state)
         size_t terms = 0;
         for (size_t i = 0; i < doc_rows; i++) {
             json_t *want = json_array_get(doc_tokens, i);
-            expect_terms("document", i, fx.doc_text[i], fx.doc_len[i], want);
+            expect_terms(fx.dir, "document", i, fx.doc_text[i], fx.doc_len[i], want);
             terms += json_array_size(want);
         }
         for (size_t q = 0; q < fx.n_queries; q++) {
             json_t *want = json_array_get(query_tokens, q);
-            expect_terms("query", q, fx.query_text[q], fx.query_len[q], want);
+            expect_terms(fx.dir, "query", q, fx.query_text[q], fx.query_len[q], want);
             terms += json_array_size(want);
         }
         printf("terms %-40s %zu documents + %zu queries, %zu terms: identical\n", fx.dir, doc_rows, fx.n_queries, terms);
@@ -360,7 +361,7 @@ static void test_classifier_matches_reference(void **state)
             float *P = malloc(rows * (size_t)K * sizeof *P);
             kn_bm25_predict_proba(&c, fx.query_text, fx.query_len, rows, P);
             size_t uniform = 0;
-            double worst_sum = 0;
+            double worst_sum = 0, worst_log = 0;
             for (size_t q = 0; q < rows; q++) {
                 const float *p = P + q * K;
                 const double *z = all + q * K;
@@ -382,6 +383,16 @@ static void test_classifier_matches_reference(void **state)
                              q, query_name(&fx, q), arg_z, z[arg_z], p[arg_z], arg_p, p[arg_p]);
                 if (!(z[arg_p] >= best - SCORE_TOL * fmax(1, best)))
                     fail_msg("%s: query %zu: most probable class %d scores %g < best %g", what, q, arg_p, z[arg_p], best);
+                /* softmax(z / T): log(p_k / p_best) = (z_k - z_best) / T wherever p_k is not
+                 * lost to float rounding. */
+                for (int k = 0; k < K; k++) {
+                    if (p[k] < 1e-6f) continue;
+                    double e = fabs(log((double)p[k] / p[arg_z]) - (z[k] - z[arg_z]) / c.temperature);
+                    worst_log = fmax(worst_log, e);
+                    if (!(e <= 1e-4))
+                        fail_msg("%s: query %zu, class %d: log(p / p_best) = %.9g, (z - z_best) / T = %.9g", what, q, k,
+                                 log((double)p[k] / p[arg_z]), (z[k] - z[arg_z]) / c.temperature);
+                }
                 if (best == 0) { /* no shared term: uniform */
                     for (int k = 0; k < K; k++)
                         if (p[k] != (float)(1.0 / K))
@@ -391,8 +402,9 @@ static void test_classifier_matches_reference(void **state)
                 }
             }
             printf("classifier %-36s %-9s k1=%.1f b=%.2f: T = %.4f (train %.2f s), class scores max abs diff %.2e, "
-                   "max rel %.2e; |sum p - 1| <= %.1e; %zu uniform rows\n",
-                   fx.dir, mode, opt.k1, opt.b, c.temperature, train_s, st.max_abs, st.max_rel, worst_sum, uniform);
+                   "max rel %.2e; |sum p - 1| <= %.1e; |log p ratio - z diff / T| <= %.1e; %zu uniform rows\n",
+                   fx.dir, mode, opt.k1, opt.b, c.temperature, train_s, st.max_abs, st.max_rel, worst_sum, worst_log,
+                   uniform);
             if (json_integer_value(json_object_get(fx.meta, "n_queries")) >
                 json_integer_value(json_object_get(fx.meta, "n_dataset_queries")))
                 assert_true(uniform >= 4); /* edge cases: no_known_term, empty, white space, punctuation */
@@ -560,7 +572,7 @@ static double tiny_train(const tiny_case *tc, kn_bm25_mode mode, double *T_ref, 
     tiny_loo_scores(tc->texts, tc->labels, tc->n, tc->K, mode, opt.k1, opt.b, Z);
     *T_ref = used ? tiny_best_temperature(Z, tc->labels, use, tc->n, tc->K) : 1.0;
     *T_with_singletons = tiny_best_temperature(Z, tc->labels, all, tc->n, tc->K);
-    printf("%-34s %-9s T = %.6f, independent fit %.6f (with singleton topics it would be %.6f)\n", tc->name,
+    printf("%-34s %-9s T = %.6f, independent fit %.6f (over all rows, singleton topics included: %.6f)\n", tc->name,
            mode == KN_BM25_TOPIC ? "topic" : "neighbour", T, *T_ref, *T_with_singletons);
     return T;
 }

@@ -611,12 +611,26 @@ static void write_json(const char *dir, json_t *root)
     assert_int_equal(json_dump_file(root, path, JSON_COMPACT | JSON_PRESERVE_ORDER), 0);
 }
 
+/* The test's temporary directory, removed by the teardown even when an assertion fails. */
+static char save_dir[64];
+
+static int remove_save_dir(void **state)
+{
+    (void)state;
+    if (save_dir[0]) kn_rm_rf(save_dir);
+    save_dir[0] = '\0';
+    return 0;
+}
+
 static void test_save_load_round_trip(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/kanava-test-tfidf-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    assert_non_null(dir);
+    snprintf(save_dir, sizeof save_dir, "/tmp/kanava-test-tfidf-XXXXXX");
+    char *dir = mkdtemp(save_dir);
+    if (!dir) {
+        save_dir[0] = '\0';
+        fail_msg("mkdtemp failed");
+    }
     kn_error err;
     kn_tfidf_options variants[3];
     kn_tfidf_default_options(&variants[0]);
@@ -715,7 +729,6 @@ static void test_save_load_round_trip(void **state)
 
     json_decref(good);
     free(good_text);
-    kn_rm_rf(dir);
 }
 
 /* ---- 5. The analyzers by hand ------------------------------------------------------ */
@@ -800,7 +813,7 @@ int main(void)
         cmocka_unit_test(test_probabilities_match_sklearn),
         cmocka_unit_test(test_block_options),
         cmocka_unit_test(test_sublinear_tf_by_hand),
-        cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test_teardown(test_save_load_round_trip, remove_save_dir),
         cmocka_unit_test(test_analyzers_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,9 +45,10 @@ typedef struct problem {
 } problem;
 
 /* Vector loops over the parameters run on all threads once there are enough of them (a TF-IDF
- * head has millions, and L-BFGS's history sweeps are memory-bound). The static schedule keeps
+ * head has millions, and L-BFGS's history sweeps are memory-bound); below that, a parallel
+ * region costs more than it saves, and on a busy machine a descheduled thread stalls it. The static schedule keeps
  * the result the same from run to run at a given thread count. */
-#define PARALLEL_MIN ((size_t)1 << 16)
+#define PARALLEL_MIN ((size_t)1 << 20)
 
 /* Eight partial sums: a single running sum is one dependent add per element, several times
  * slower than the memory it reads. */
@@ -131,8 +132,9 @@ static double sparse_objective(const problem *p, const double *theta, double *gr
     const int d = p->d, K = p->K;
     const size_t nw = (size_t)K * d;
     const double *Wt = theta, *b = theta + nw;
+    const int parallel = p->S->indptr[p->n] * (size_t)K >= PARALLEL_MIN;
     double loss = 0;
-#pragma omp parallel for schedule(static, 1) reduction(+ : loss) num_threads(ST_BLOCKS)
+#pragma omp parallel for schedule(static, 1) reduction(+ : loss) num_threads(ST_BLOCKS) if (parallel)
     for (int blk = 0; blk < ST_BLOCKS; blk++) {
         const kn_csr *T = &p->St[blk];
         for (size_t i = p->block_row[blk]; i < p->block_row[blk + 1]; i++)
@@ -151,7 +153,7 @@ static double sparse_objective(const problem *p, const double *theta, double *gr
             for (int j = 0; j < K; j++) z[j] *= p->cw[i];
         }
     }
-#pragma omp parallel for schedule(static) num_threads(ST_BLOCKS)
+#pragma omp parallel for schedule(static) num_threads(ST_BLOCKS) if (parallel)
     for (size_t f = 0; f < (size_t)d; f++) {
         double *g = grad + f * K;
         const double *w = Wt + f * K;
