@@ -63,6 +63,10 @@ run logreg-reference tools/learn/check_logreg.sh build
 run san/logreg-reference tools/learn/check_logreg.sh build-san
 run metrics-reference tools/learn/check_metrics.sh build
 run san/metrics-reference tools/learn/check_metrics.sh build-san
+run bm25-reference tools/learn/check_bm25.sh build
+run san/bm25-reference tools/learn/check_bm25.sh build-san
+run tfidf-reference tools/learn/check_tfidf.sh build
+run san/tfidf-reference tools/learn/check_tfidf.sh build-san
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \

@@ -13,8 +13,10 @@
  *                      score of its messages (1-nearest neighbour).
  *   KN_BM25_TOPIC      all messages of a topic form one document; its score is the topic's.
  * Probabilities are softmax(topic scores / T); T is fitted on the labelled messages
- * themselves, each scored with itself left out (its terms removed from the index's
- * counts), minimising the negative log-likelihood. */
+ * themselves, each scored with itself left out, minimising the negative log-likelihood.
+ * Leaving out is approximate in one way: the text's terms are taken out of its own
+ * document's counts and length (neighbour mode: the document is dropped), while N, df and
+ * avgdl stay those of the whole index. Texts of a topic with a single text are not used. */
 #ifndef KN_BM25_H
 #define KN_BM25_H
 

@@ -63,6 +63,7 @@ const kn_tfidf_options *kn_tfidf_get_options(const kn_tfidf *t)
 
 int kn_tfidf_lookup(const kn_tfidf *t, int block_id, const char *term, size_t len)
 {
+    if (block_id < 0 || block_id >= KN_TFIDF_BLOCKS) return -1;
     const block *b = &t->blocks[block_id];
     if (!b->enabled) return -1;
     long id = kn_strmap_find(&b->vocab, term, len);
@@ -329,7 +330,8 @@ kn_tfidf *kn_tfidf_load(const char *dir, kn_error *err)
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root) {
-        kn_fail(err, "%s: %s (line %d)", path, jerr.text, jerr.line);
+        if (jerr.line < 0) kn_fail(err, "%s: cannot read it (%s)", path, jerr.text);
+        else kn_fail(err, "%s: %s (line %d)", path, jerr.text, jerr.line);
         return NULL;
     }
     kn_tfidf *t = calloc(1, sizeof *t);

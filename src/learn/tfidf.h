@@ -41,8 +41,8 @@ int kn_tfidf_lookup(const kn_tfidf *t, int block, const char *term, size_t len);
 /* idf of a column. */
 double kn_tfidf_idf(const kn_tfidf *t, int column);
 
-/* Saves to / loads from dir: tfidf.json (options, and the terms of each block in column
- * order) and tfidf.safetensors (idf). */
+/* Saves to / loads from dir/tfidf.json: the options, and per block the terms in column order
+ * with their idf. */
 int kn_tfidf_save(const kn_tfidf *t, const char *dir, kn_error *err);
 kn_tfidf *kn_tfidf_load(const char *dir, kn_error *err);
 void kn_tfidf_free(kn_tfidf *t);
