@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Accuracy peer for `kanava bench-methods`: scikit-learn TF-IDF + logistic regression,
-with the settings of Kanava's tfidf method (src/learn/tfidf.h):
+with the settings of Kanava's tfidf method (src/learn/tfidf.h), by default character
+n-grams only:
 
-  FeatureUnion([TfidfVectorizer(lowercase=True, token_pattern=r"(?u)\\w+", ngram_range=(1, 2)),
-                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True)])
+  FeatureUnion([TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True)])
+  (with --word-ngrams A,B also TfidfVectorizer(lowercase=True, token_pattern=r"(?u)\\w+",
+  ngram_range=(A, B)) first, as `kanava train --method tfidf --word-ngrams A,B`)
   LogisticRegression(C=C, solver="lbfgs", multi_class="multinomial", max_iter=1000)
 
 Usage (the peer contract):
   /usr/bin/python3 bench/peers/sklearn_tfidf.py TRAIN.csv TEST.csv OUT_DIR [--C 10] [--threads 2]
+         [--word-ngrams 0,0] [--char-ngrams 2,5]
 
 TRAIN.csv and TEST.csv: RFC 4180 CSV with a header naming the columns `text` and
 `category` (order free; only TEST's `text` column is read). Writes
@@ -69,14 +72,21 @@ def blas_description():
         return "unknown (numpy %s)" % np.__version__
 
 
-def make_model(C):
+def parse_range(text):
+    lo, hi = (int(v) for v in text.split(","))
+    return lo, hi
+
+
+def make_model(C, word_ngrams=(0, 0), char_ngrams=(2, 5)):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion
-    feats = FeatureUnion([
-        ("word", TfidfVectorizer(lowercase=True, token_pattern=r"(?u)\w+", ngram_range=(1, 2))),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True)),
-    ])
+    blocks = []
+    if word_ngrams[1] > 0:
+        blocks.append(("word", TfidfVectorizer(lowercase=True, token_pattern=r"(?u)\w+", ngram_range=word_ngrams)))
+    if char_ngrams[1] > 0:
+        blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, lowercase=True)))
+    feats = FeatureUnion(blocks)
     try:
         clf = LogisticRegression(C=C, solver="lbfgs", multi_class="multinomial", max_iter=1000)
     except TypeError:  # scikit-learn >= 1.7 dropped multi_class; multinomial is lbfgs's only mode
@@ -90,6 +100,10 @@ def main():
     ap.add_argument("test")
     ap.add_argument("out_dir")
     ap.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength (default 10)")
+    ap.add_argument("--word-ngrams", type=parse_range, default=(0, 0),
+                    help="word n-gram range A,B; 0,0 = off (default, as Kanava's tfidf)")
+    ap.add_argument("--char-ngrams", type=parse_range, default=(2, 5),
+                    help="char_wb n-gram range A,B; 0,0 = off (default 2,5, as Kanava's tfidf)")
     ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads (default 2)")
     args = ap.parse_args()
 
@@ -115,7 +129,7 @@ def main():
         raise ValueError("%s: need at least two categories" % args.train)
     os.makedirs(args.out_dir, exist_ok=True)
 
-    feats, clf = make_model(args.C)
+    feats, clf = make_model(args.C, args.word_ngrams, args.char_ngrams)
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

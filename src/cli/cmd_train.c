@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "  --max-steps N         setfit optimizer steps of 16 pairs (default 500)\n"
             "  --lr X                setfit learning rate (default 1e-4)\n"
             "  --sampling S          setfit pairs: oversampling (default), undersampling, unique\n"
-            "  --word-ngrams A,B     tfidf word n-grams (default 1,2; 0,0 = off)\n"
+            "  --word-ngrams A,B     tfidf word n-grams (default 0,0 = off; e.g. 1,2)\n"
             "  --char-ngrams A,B     tfidf character n-grams within words (default 2,5; 0,0 = off)\n"
             "  --sublinear-tf        tfidf: 1 + ln(count) instead of the count\n"
             "  --k1 X, --b X         bm25 parameters (default 1.5, 0.75)\n"

@@ -177,37 +177,107 @@ static double sparse_objective(const problem *p, const double *theta, double *gr
 typedef struct history {
     size_t np;
     int memory, count, head;
-    double *s, *g, rho[LBFGS_MEMORY], a[LBFGS_MEMORY];
+    int single;        /* pairs stored as float: half the memory traffic for huge sparse heads */
+    double *s, *g;     /* or, when single: */
+    float *sf, *gf;
+    double rho[LBFGS_MEMORY], a[LBFGS_MEMORY];
 } history;
+
+/* One stored vector: double or float. */
+typedef struct hvec {
+    const double *d;
+    const float *f;
+} hvec;
+
+static hvec pair_vec(const history *h, int which_g, int t)
+{
+    size_t off = (size_t)((h->head + t) % h->memory) * h->np;
+    if (h->single) return (hvec){NULL, (which_g ? h->gf : h->sf) + off};
+    return (hvec){(which_g ? h->g : h->s) + off, NULL};
+}
+
+static double dot_float(const float *a, const float *b, size_t n)
+{
+    double acc[8] = {0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)a[k + j] * b[k + j];
+    for (; k < n; k++) acc[0] += (double)a[k] * b[k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static double dot_mixed(const float *a, const double *b, size_t n)
+{
+    double acc[8] = {0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)a[k + j] * b[k + j];
+    for (; k < n; k++) acc[0] += (double)a[k] * b[k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* a . a for a stored vector, in fixed chunks as dot(). */
+static double hvec_norm2(hvec a, size_t n)
+{
+    if (a.d) return dot(a.d, a.d, n);
+    enum { CHUNKS = 16 };
+    double part[CHUNKS], s = 0;
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t lo = n * (size_t)c / CHUNKS, hi = n * (size_t)(c + 1) / CHUNKS;
+        part[c] = dot_float(a.f + lo, a.f + lo, hi - lo);
+    }
+    for (int c = 0; c < CHUNKS; c++) s += part[c];
+    return s;
+}
 
 static void history_push(history *h, const double *x_old, const double *x_new, const double *g_old,
                          const double *g_new)
 {
     int slot = (h->head + h->count) % h->memory;
-    double *s = h->s + (size_t)slot * h->np, *g = h->g + (size_t)slot * h->np;
+    size_t off = (size_t)slot * h->np;
+    enum { CHUNKS = 16 };
+    double part[CHUNKS], sg = 0;
 #pragma omp parallel for schedule(static) if (h->np >= PARALLEL_MIN)
-    for (size_t k = 0; k < h->np; k++) {
-        s[k] = x_new[k] - x_old[k];
-        g[k] = g_new[k] - g_old[k];
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t lo = h->np * (size_t)c / CHUNKS, hi = h->np * (size_t)(c + 1) / CHUNKS;
+        if (h->single) {
+            float *s = h->sf + off, *g = h->gf + off;
+            for (size_t k = lo; k < hi; k++) {
+                s[k] = (float)(x_new[k] - x_old[k]);
+                g[k] = (float)(g_new[k] - g_old[k]);
+            }
+            part[c] = dot_float(s + lo, g + lo, hi - lo);
+        } else {
+            double *s = h->s + off, *g = h->g + off;
+            for (size_t k = lo; k < hi; k++) {
+                s[k] = x_new[k] - x_old[k];
+                g[k] = g_new[k] - g_old[k];
+            }
+            part[c] = dot_serial(s + lo, g + lo, hi - lo);
+        }
     }
-    double sg = dot(s, g, h->np);
+    for (int c = 0; c < CHUNKS; c++) sg += part[c];
     if (!(sg > 1e-300)) return; /* no curvature information (the objective is convex) */
     h->rho[slot] = 1.0 / sg;
     if (h->count < h->memory) h->count++;
     else h->head = (h->head + 1) % h->memory;
 }
 
-/* y += a * x, then returns next . y (0 when next is NULL), in one sweep over memory. Fixed
+/* y += a * x, then returns next . y (0 when next is empty), in one sweep over memory. Fixed
  * chunks summed in order, as in dot(). */
-static double axpy_dot(double *y, double a, const double *x, const double *next, size_t n)
+static double axpy_dot(double *y, double a, hvec x, hvec next, size_t n)
 {
     enum { CHUNKS = 16 };
     double part[CHUNKS];
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (int c = 0; c < CHUNKS; c++) {
         size_t lo = n * (size_t)c / CHUNKS, hi = n * (size_t)(c + 1) / CHUNKS;
-        for (size_t k = lo; k < hi; k++) y[k] += a * x[k];
-        part[c] = next ? dot_serial(next + lo, y + lo, hi - lo) : 0;
+        if (x.f)
+            for (size_t k = lo; k < hi; k++) y[k] += a * x.f[k];
+        else
+            for (size_t k = lo; k < hi; k++) y[k] += a * x.d[k];
+        part[c] = next.f ? dot_mixed(next.f + lo, y + lo, hi - lo) : next.d ? dot_serial(next.d + lo, y + lo, hi - lo) : 0;
     }
     double s = 0;
     for (int c = 0; c < CHUNKS; c++) s += part[c];
@@ -219,26 +289,22 @@ static double axpy_dot(double *y, double a, const double *x, const double *next,
 static void history_direction(history *h, const double *grad, double *dir)
 {
     const size_t np = h->np;
-#define PAIR_S(t) (h->s + (size_t)((h->head + (t)) % h->memory) * np)
-#define PAIR_G(t) (h->g + (size_t)((h->head + (t)) % h->memory) * np)
-#define PAIR_SLOT(t) ((h->head + (t)) % h->memory)
+    const hvec none = {NULL, NULL};
+#define SLOT(t) ((h->head + (t)) % h->memory)
     memset(dir, 0, np * sizeof *dir);
-    double sd = axpy_dot(dir, -1.0, grad, PAIR_S(h->count - 1), np);
+    double sd = axpy_dot(dir, -1.0, (hvec){grad, NULL}, pair_vec(h, 0, h->count - 1), np);
     for (int t = h->count - 1; t >= 0; t--) {
-        h->a[PAIR_SLOT(t)] = h->rho[PAIR_SLOT(t)] * sd;
-        sd = axpy_dot(dir, -h->a[PAIR_SLOT(t)], PAIR_G(t), t > 0 ? PAIR_S(t - 1) : NULL, np);
+        h->a[SLOT(t)] = h->rho[SLOT(t)] * sd;
+        sd = axpy_dot(dir, -h->a[SLOT(t)], pair_vec(h, 1, t), t > 0 ? pair_vec(h, 0, t - 1) : none, np);
     }
-    const double *gn = PAIR_G(h->count - 1);
-    double scale = 1.0 / (h->rho[PAIR_SLOT(h->count - 1)] * dot(gn, gn, np));
+    double scale = 1.0 / (h->rho[SLOT(h->count - 1)] * hvec_norm2(pair_vec(h, 1, h->count - 1), np));
     /* dir *= scale, as dir += (scale - 1) dir, with the first g . dir */
-    double gd = axpy_dot(dir, scale - 1.0, dir, PAIR_G(0), np);
+    double gd = axpy_dot(dir, scale - 1.0, (hvec){dir, NULL}, pair_vec(h, 1, 0), np);
     for (int t = 0; t < h->count; t++) {
-        double beta = h->rho[PAIR_SLOT(t)] * gd;
-        gd = axpy_dot(dir, h->a[PAIR_SLOT(t)] - beta, PAIR_S(t), t + 1 < h->count ? PAIR_G(t + 1) : NULL, np);
+        double beta = h->rho[SLOT(t)] * gd;
+        gd = axpy_dot(dir, h->a[SLOT(t)] - beta, pair_vec(h, 0, t), t + 1 < h->count ? pair_vec(h, 1, t + 1) : none, np);
     }
-#undef PAIR_S
-#undef PAIR_G
-#undef PAIR_SLOT
+#undef SLOT
 }
 
 /* A step along dir from x (objective f0, gradient g0) meeting the strong Wolfe conditions,
@@ -405,12 +471,21 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
      * millions of parameters, each pair costs two copies of them, and more pairs did not
      * save iterations on Banking77 or SIB-200. */
     history h = {.np = np, .memory = S ? LBFGS_MEMORY / 2 : LBFGS_MEMORY};
-    h.s = malloc((size_t)h.memory * np * sizeof *h.s);
-    h.g = malloc((size_t)h.memory * np * sizeof *h.g);
+    /* Huge heads keep the pairs as float: they only shape the search direction (the objective
+     * and the stopping test stay in double), and half the bytes is half the time of the
+     * memory-bound history sweeps. */
+    h.single = S && np >= ((size_t)1 << 18);
+    if (h.single) {
+        h.sf = malloc((size_t)h.memory * np * sizeof *h.sf);
+        h.gf = malloc((size_t)h.memory * np * sizeof *h.gf);
+    } else {
+        h.s = malloc((size_t)h.memory * np * sizeof *h.s);
+        h.g = malloc((size_t)h.memory * np * sizeof *h.g);
+    }
     m->W = malloc(nw * sizeof *m->W);
     m->b = malloc((size_t)n_classes * sizeof *m->b);
     int rc = 0;
-    if ((!S && !Xd) || !cw || !R || !theta || !ws || !h.s || !h.g || !m->W || !m->b) {
+    if ((!S && !Xd) || !cw || !R || !theta || !ws || (h.single ? !h.sf || !h.gf : !h.s || !h.g) || !m->W || !m->b) {
         rc = kn_fail(err, "logistic regression: out of memory for %zu x %d examples, %d classes", n, dim, n_classes);
         kn_logreg_free(m);
         goto done;
@@ -450,6 +525,8 @@ done:
     free(ws);
     free(h.s);
     free(h.g);
+    free(h.sf);
+    free(h.gf);
     return rc;
 }
 

@@ -25,8 +25,8 @@ struct kn_tfidf {
 
 void kn_tfidf_default_options(kn_tfidf_options *opt)
 {
-    opt->word_min_n = 1;
-    opt->word_max_n = 2;
+    opt->word_min_n = 0; /* off: see tfidf.h */
+    opt->word_max_n = 0;
     opt->char_min_n = 2;
     opt->char_max_n = 5;
     opt->sublinear_tf = 0;

@@ -6,7 +6,12 @@
  * and each row of a block scaled to unit L2 norm; the feature vector is the word block
  * followed by the char block (sklearn's FeatureUnion / scipy hstack of the two). Terms never
  * seen in training are ignored. tools/learn/tfidf_reference.py builds the same thing with
- * scikit-learn. */
+ * scikit-learn.
+ *
+ * The default is the char block alone: adding word 1-2-grams did not help on held-out
+ * Banking77 (72.1 vs 72.2 % at 10 per topic) and hurt SIB-200 (40.5 vs 42.7 % on dev,
+ * Finnish and English, 10 and 20 per topic), where inflected Finnish words rarely repeat
+ * whole. */
 #ifndef KN_TFIDF_H
 #define KN_TFIDF_H
 
@@ -19,7 +24,7 @@
 enum { KN_TFIDF_WORD = 0, KN_TFIDF_CHAR = 1, KN_TFIDF_BLOCKS = 2 };
 
 typedef struct kn_tfidf_options {
-    int word_min_n, word_max_n; /* default 1, 2; 0, 0 turns the word block off */
+    int word_min_n, word_max_n; /* default 0, 0 (off); e.g. 1, 2 for words and word pairs */
     int char_min_n, char_max_n; /* default 2, 5; 0, 0 turns the char block off */
     int sublinear_tf;           /* default 0 */
 } kn_tfidf_options;
