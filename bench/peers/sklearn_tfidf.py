@@ -156,12 +156,12 @@ def main():
         for i, j in enumerate(best):
             w.writerow([clf.classes_[j], "%.6g" % P[i, j]])
 
-    word_dim = len(feats.transformer_list[0][1].vocabulary_)
-    char_dim = len(feats.transformer_list[1][1].vocabulary_)
-    notes.insert(0, "scikit-learn %s, numpy %s; TF-IDF word 1-2 + char_wb 2-5 (%d + %d features); "
+    blocks = ", ".join("%s %d-%d (%d features)" % (name, *vec.ngram_range, len(vec.vocabulary_))
+                       for name, vec in feats.transformer_list)
+    notes.insert(0, "scikit-learn %s, numpy %s; TF-IDF %s; "
                     "LogisticRegression C=%g lbfgs multinomial max_iter=1000, %d iterations; "
                     "%d train / %d test rows, %d classes"
-                 % (sklearn.__version__, np.__version__, word_dim, char_dim, args.C,
+                 % (sklearn.__version__, np.__version__, blocks, args.C,
                     int(np.max(clf.n_iter_)), len(train_texts), len(test_texts), len(clf.classes_)))
     timing = {
         "train_seconds": train_seconds,

@@ -120,8 +120,8 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
 
 /* The shared driver: dense rows X (n x m->dim) or sparse rows S. */
 static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n,
-                     const kn_logreg_options *opt, int folds, uint64_t seed, double *nll_before, double *nll_after,
-                     kn_error *err)
+                     const kn_logreg_options *opt, int folds, int fits, uint64_t seed, double *nll_before,
+                     double *nll_after, kn_error *err)
 {
     if (!m || !m->W || !m->b || m->n_classes < 2 || m->dim <= 0)
         return kn_fail(err, "calibration: the model is not fitted");
@@ -152,7 +152,7 @@ static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_
         rc = kn_fail(err, "calibration: every class has a single example, so none can be held out");
         goto done;
     }
-    for (int k = 0; k < folds; k++) {
+    for (int k = 0; k < folds && (fits <= 0 || k < fits); k++) {
         size_t in_fold = 0;
         for (size_t i = 0; i < n; i++) in_fold += fold[i] == k;
         if (in_fold == 0) continue; /* more folds than rows to hold out */
@@ -164,7 +164,7 @@ static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_
             goto done;
         }
     }
-    for (size_t i = 0; i < n; i++) use[i] = fold[i] >= 0;
+    for (size_t i = 0; i < n; i++) use[i] = fold[i] >= 0 && (fits <= 0 || fold[i] < fits);
     double before = kn_temperature_nll(Z, y, use, n, K, 1.0);
     float t = (float)kn_fit_temperature(Z, y, use, n, K);
     double after = kn_temperature_nll(Z, y, use, n, K, t);
@@ -184,12 +184,13 @@ done:
 int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
                         int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
 {
-    return calibrate(m, X, NULL, y, n, opt, folds, seed, nll_before, nll_after, err);
+    return calibrate(m, X, NULL, y, n, opt, folds, 0, seed, nll_before, nll_after, err);
 }
 
 int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
-                               int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
+                               int folds, int fits, uint64_t seed, double *nll_before, double *nll_after,
+                               kn_error *err)
 {
     if (!X) return kn_fail(err, "calibration: needs the training rows");
-    return calibrate(m, NULL, X, y, X->n_rows, opt, folds, seed, nll_before, nll_after, err);
+    return calibrate(m, NULL, X, y, X->n_rows, opt, folds, fits, seed, nll_before, nll_after, err);
 }

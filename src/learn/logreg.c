@@ -474,7 +474,7 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
     /* Huge heads keep the pairs as float: they only shape the search direction (the objective
      * and the stopping test stay in double), and half the bytes is half the time of the
      * memory-bound history sweeps. */
-    h.single = S && np >= ((size_t)1 << 18);
+    h.single = S != NULL;
     if (h.single) {
         h.sf = malloc((size_t)h.memory * np * sizeof *h.sf);
         h.gf = malloc((size_t)h.memory * np * sizeof *h.gf);

@@ -51,12 +51,15 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
 
 /* The same three on sparse rows (TF-IDF features; X->n_cols is the dimension). init: NULL to
  * start from zeros, or a fitted model of the same shape to start from (a warm start: the
- * calibration folds start from the full fit). */
+ * calibration folds start from the full fit). The sparse calibration fits only the first
+ * `fits` folds (0: all) and fits T on their held-out rows: one fold of three holds out a
+ * third of the rows for a third of the time. */
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
                          const kn_logreg_options *opt, const kn_logreg *init, kn_error *err);
 void kn_logreg_predict_proba_sparse(const kn_logreg *m, const kn_csr *X, float *proba);
 int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
-                               int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err);
+                               int folds, int fits, uint64_t seed, double *nll_before, double *nll_after,
+                               kn_error *err);
 /* Logits W x + b of one sparse row (before the temperature): z[n_classes]. */
 void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z);
 
