@@ -2,7 +2,7 @@
 # methods.sh - every Kanava method beside scikit-learn (TF-IDF + logistic regression) and
 # Debian's fastText (defaults and a tuned setting), on the same few-shot splits, through
 # `kanava bench-methods`. Writes build/bench-methods/<dataset>.md, .json and -k<K>.svg.
-# usage: [METHODS=frozen,setfit,tfidf,bm25] [SHOTS=5,10,20,all] [SEEDS=5] bench/methods.sh [DATASET...]
+# usage: [METHODS=frozen,setfit,tfidf,bm25,bm25-topic] [SHOTS=5,10,20,all] [SEEDS=5] bench/methods.sh [DATASET...]
 #   DATASET: banking77, sib200-eng, sib200-fin (default: all three)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ for ds in $DATASETS; do
     esac
     echo "== $title" >&2
     build/kanava bench-methods --data "$train" --test "$test" --title "$title" --out "$OUT/$ds" \
-        --methods "${METHODS:-frozen,setfit,tfidf,bm25}" --shots "${SHOTS:-5,10,20,all}" --seeds "${SEEDS:-5}" \
+        --methods "${METHODS:-frozen,setfit,tfidf,bm25,bm25-topic}" --shots "${SHOTS:-5,10,20,all}" --seeds "${SEEDS:-5}" \
         --threads 2 \
         --peer "sklearn-tfidf=$PY bench/peers/sklearn_tfidf.py --threads 2" \
         --peer "fasttext-default=$PY bench/peers/fasttext_peer.py --setting default --threads 2" \

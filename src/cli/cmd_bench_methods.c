@@ -36,6 +36,7 @@ typedef struct entry {
     char name[64];
     int is_peer;
     kn_method method;
+    kn_bm25_mode bm25_mode; /* "bm25" is neighbour mode, "bm25-topic" topic mode */
     const char *command; /* peers */
 } entry;
 
@@ -69,7 +70,7 @@ static void usage(FILE *f)
             "usage: kanava bench-methods --data TRAIN.csv --test TEST.csv [options]\n"
             "  --shots LIST          examples per topic, e.g. 5,10,20,all (default 5,10,20,all)\n"
             "  --seeds N             draws per shots value (default 5; 'all' is drawn once)\n"
-            "  --methods LIST        Kanava methods: frozen,setfit,tfidf,bm25 (default frozen,tfidf,bm25)\n"
+            "  --methods LIST        Kanava methods: frozen,setfit,tfidf,bm25,bm25-topic (default frozen,tfidf,bm25)\n"
             "  --peer NAME=COMMAND   an external method run as COMMAND TRAIN.csv TEST.csv OUT_DIR (repeatable)\n"
             "  --out PREFIX          writes PREFIX.md, PREFIX.json, PREFIX-k<K>.svg (default bench-methods)\n"
             "  --title TEXT          heading of the report (default: the data file)\n"
@@ -211,6 +212,7 @@ static int run_method(bench *b, const entry *e, const size_t *rows, size_t n_row
     }
     kn_train_options o = b->train_opt;
     o.method = e->method;
+    o.bm25.mode = e->bm25_mode;
     o.seed = (uint64_t)seed;
     double t0 = kn_now();
     if (!(model = kn_bundle_train(&o, texts, lens, labels, n_rows, b->train.classes, b->train.n_classes, err))) goto done;
@@ -383,7 +385,13 @@ static int add_entry(bench *b, const char *name, int is_peer, const char *comman
     snprintf(e->name, sizeof e->name, "%s", name);
     e->is_peer = is_peer;
     e->command = command;
-    if (!is_peer && kn_method_parse(name, &e->method) != 0) return -1;
+    e->bm25_mode = KN_BM25_NEIGHBOUR;
+    if (!is_peer && strcmp(name, "bm25-topic") == 0) {
+        e->method = KN_METHOD_BM25;
+        e->bm25_mode = KN_BM25_TOPIC;
+    } else if (!is_peer && kn_method_parse(name, &e->method) != 0) {
+        return -1;
+    }
     b->n_entries++;
     return 0;
 }
@@ -493,7 +501,7 @@ int cmd_bench_methods(int argc, char **argv)
     }
     for (char *tok = strtok(methods_list, ","); tok; tok = strtok(NULL, ","))
         if (add_entry(&b, tok, 0, NULL) != 0) {
-            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25)\n", tok);
+            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25, bm25-topic)\n", tok);
             return KN_EXIT_USAGE;
         }
     for (int p = 0; p < n_peers; p++) {
