@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/progress.h"
 
 typedef struct kn_token_seq {
     int32_t *ids;
@@ -44,7 +45,6 @@ void kn_encoder_close(kn_encoder *enc);
 
 /* Tokenizes and embeds n texts, batch_size at a time; out is n x enc->dim.
  * progress (may be NULL) is called after each batch with the number of texts done. */
-typedef void (*kn_progress_fn)(void *ctx, size_t done, size_t total);
 int kn_encoder_embed(kn_encoder *enc, const char *const *texts, const size_t *lens, size_t n, size_t batch_size,
                      float *out, kn_progress_fn progress, void *progress_ctx, kn_error *err);
 

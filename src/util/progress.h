@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* Long work reports progress through this: done of total items. */
+typedef void (*kn_progress_fn)(void *ctx, size_t done, size_t total);
+
 typedef struct kn_progress {
     const char *label;
     double start;

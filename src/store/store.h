@@ -1,0 +1,111 @@
+/* store.h - the workspace: one SQLite database (WAL mode) holding messages, topics with their
+ * replies, annotations, models, predictions, routing decisions and API tokens.
+ *
+ * Schema (versioned; kn_store_open creates it or migrates an older one forward, in one
+ * transaction per migration step, and refuses a database newer than this Kanava):
+ *   messages     id, external_id (unique when set), channel, language, text, received_at
+ *                (unix seconds), status ('new', 'auto_answered', 'queued', 'answered')
+ *   topics       id, name (unique), description (the labelling guideline), automatable (0/1:
+ *                never-automate topics are 0), threshold (confidence needed to auto-answer)
+ *   replies      topic_id, language, text  (one reply template per topic and language)
+ *   annotations  id, message_id, topic_id, annotator, created_at
+ *   models       id, bundle_path, method, metrics (JSON text), created_at, active (at most
+ *                one row is 1)
+ *   predictions  id, message_id, model_id, topic_id, probability, top (JSON text), created_at
+ *   decisions    id, message_id, model_id, action ('auto_reply' or 'human'), topic_id,
+ *                probability, threshold, margin, reason, reply_language, reply_text,
+ *                created_at
+ *   tokens       id, name, role ('admin', 'annotator', 'service'), hash (hex SHA-256 of the
+ *                token), created_at, revoked_at
+ *
+ * Every function returns 0 (or a count / an id >= 0) on success and -1 with a message in
+ * err. Strings handed out are malloc'ed and owned by the caller (the *_free functions). */
+#ifndef KN_STORE_H
+#define KN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/error.h"
+#include "util/progress.h"
+
+typedef struct kn_store kn_store;
+
+#define KN_STORE_SCHEMA_VERSION 1
+
+/* Opens (creating when asked) the workspace database at path. */
+kn_store *kn_store_open(const char *path, int create, kn_error *err);
+void kn_store_close(kn_store *s);
+int kn_store_schema_version(kn_store *s);
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+typedef struct kn_message {
+    int64_t id;
+    char *external_id; /* may be NULL */
+    char *channel;     /* may be NULL */
+    char *language;    /* BCP 47 tag such as "fi", "en"; may be NULL (unknown) */
+    char *text;
+    int64_t received_at;
+    char *status;
+} kn_message;
+
+void kn_message_free(kn_message *m);
+
+/* Adds messages in one transaction: all or none. A message whose external_id is already
+ * stored is not added again; ids[i] is then the stored message's id (idempotent imports).
+ * ids may be NULL. Text must be valid UTF-8, non-empty and at most KN_MAX_TEXT_BYTES. */
+int kn_store_add_messages(kn_store *s, const kn_message *msgs, size_t n, int64_t *ids, size_t *added,
+                          kn_error *err);
+/* 0 and *out, 1 when there is no such message, -1 on error. */
+int kn_store_get_message(kn_store *s, int64_t id, kn_message *out, kn_error *err);
+int kn_store_set_message_status(kn_store *s, int64_t id, const char *status, kn_error *err);
+
+/* Streams a CSV (columns text and optionally external_id, channel, language, received_at)
+ * or JSONL file (one object per line with the same keys) into the store, batch_size rows per
+ * transaction, in constant memory. Invalid rows are reported to report (file:line: what)
+ * and skipped; valid rows are kept. Counts go to the optional outputs. */
+typedef struct kn_import_stats {
+    size_t rows, added, duplicates, invalid;
+} kn_import_stats;
+int kn_store_import(kn_store *s, const char *path, size_t batch_size, FILE *report, kn_import_stats *stats,
+                    kn_progress_fn progress, void *progress_ctx, kn_error *err);
+
+/* ---- topics and replies --------------------------------------------------------------- */
+
+typedef struct kn_topic {
+    int64_t id;
+    char *name;
+    char *description;
+    int automatable;
+    double threshold;
+} kn_topic;
+
+void kn_topic_free(kn_topic *t);
+/* Inserts or updates by name; returns the id. */
+int64_t kn_store_put_topic(kn_store *s, const kn_topic *t, kn_error *err);
+int kn_store_get_topic(kn_store *s, const char *name, kn_topic *out, kn_error *err); /* 1: none */
+/* All topics ordered by name; *out malloc'ed. */
+int kn_store_list_topics(kn_store *s, kn_topic **out, size_t *n, kn_error *err);
+int kn_store_delete_topic(kn_store *s, const char *name, kn_error *err); /* 1: none */
+int kn_store_put_reply(kn_store *s, const char *topic, const char *language, const char *text, kn_error *err);
+/* The reply of topic in language; 1 when there is none (text untouched). */
+int kn_store_get_reply(kn_store *s, const char *topic, const char *language, char **text, kn_error *err);
+
+/* ---- annotations ----------------------------------------------------------------------- */
+
+int64_t kn_store_annotate(kn_store *s, int64_t message_id, const char *topic, const char *annotator,
+                          kn_error *err);
+
+/* ---- tokens ----------------------------------------------------------------------------- */
+
+/* Creates a token for role with a name; writes the token text (shown once, never stored:
+ * only its SHA-256 is) into token (needs 65 bytes). */
+int kn_store_create_token(kn_store *s, const char *role, const char *name, char token[65], kn_error *err);
+/* The role of a valid, unrevoked token (copied into role, 16 bytes); 1 when the token is
+ * unknown or revoked. Compares hashes in constant time. */
+int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error *err);
+int kn_store_revoke_token(kn_store *s, const char *name, kn_error *err); /* 1: none */
+
+#endif
