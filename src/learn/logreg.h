@@ -50,8 +50,8 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
                         int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err);
 
 /* The same three on sparse rows (TF-IDF features; X->n_cols is the dimension). init: NULL to
- * start from zeros, or a fitted model of the same shape to start from (a warm start: the
- * calibration folds start from the full fit). The sparse calibration fits only the first
+ * start from zeros, or a fitted model of the same shape to start from (a warm start). The
+ * sparse calibration fits only the first
  * `fits` folds (0: all) and fits T on their held-out rows: one fold of three holds out a
  * third of the rows for a third of the time. */
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
