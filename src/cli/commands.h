@@ -11,5 +11,10 @@ int cmd_train(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench_methods(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_topic(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -44,6 +44,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "classify") == 0) return cmd_classify(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "bench-methods") == 0) return cmd_bench_methods(argc - 1, argv + 1);
+    if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0) return cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0) return cmd_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "topic") == 0) return cmd_topic(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kanava %s\n", KANAVA_VERSION);
         return KN_EXIT_OK;
