@@ -69,6 +69,8 @@ run tfidf-reference tools/learn/check_tfidf.sh build
 run san/tfidf-reference tools/learn/check_tfidf.sh build-san
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san
+run workspace tests/workspace_test.sh build
+run san/workspace tests/workspace_test.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
     --model-dir "$KANAVA_MODELS/use-lite"
 

@@ -25,9 +25,18 @@ static void usage(FILE *f)
             "                          accuracy, macro-F1, calibration error, automation rate\n"
             "  bench-methods --data TRAIN.csv --test TEST.csv [--shots 5,10,20,all] [--seeds 5]\n"
             "                          every method (and external peers) on the same few-shot splits\n"
+            "  init [--workspace DIR]  create the workspace (DIR/kanava.db) and print its path\n"
+            "  import FILE.csv|FILE.jsonl [--batch 1000]\n"
+            "                          add messages to the workspace (invalid rows reported by line)\n"
+            "  token create --role admin|annotator|service [--name NAME]\n"
+            "                          print a new API token once; token revoke NAME, token list\n"
+            "  topic add NAME [--description TEXT] [--threshold 0.9] [--never-automate]\n"
+            "                          add a topic; topic list, show NAME, remove NAME,\n"
+            "                          reply NAME LANG TEXT (the topic's reply template in LANG)\n"
             "  version                 print the version\n"
             "\n"
-            "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N\n"
+            "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N,\n"
+            "                --workspace DIR (or $KANAVA_WORKSPACE; default ./kanava-workspace)\n"
             "run `kanava <command> --help` for details\n");
 }
 

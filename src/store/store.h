@@ -108,4 +108,55 @@ int kn_store_create_token(kn_store *s, const char *role, const char *name, char 
 int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error *err);
 int kn_store_revoke_token(kn_store *s, const char *name, kn_error *err); /* 1: none */
 
+/* ---- workspace CLI (issue 6): token listing (token_list.c) and reply languages
+ * (topic_replies.c) -------------------------------------------------------------------- */
+
+/* One API token as listed: never its hash. revoked is 0 for an active token. */
+typedef struct kn_token_info {
+    int64_t id;
+    char *name;
+    char *role;
+    int64_t created_at; /* unix seconds */
+    int revoked;
+    int64_t revoked_at; /* unix seconds when revoked */
+} kn_token_info;
+
+/* Every token, active and revoked, oldest first; free with kn_token_infos_free. */
+int kn_store_list_tokens(kn_store *s, kn_token_info **out, size_t *n, kn_error *err);
+void kn_token_infos_free(kn_token_info *list, size_t n);
+/* The languages topic has a reply in, sorted; 1 when there is no such topic. Free with
+ * kn_store_strings_free. */
+int kn_store_reply_languages(kn_store *s, const char *topic, char ***langs, size_t *n, kn_error *err);
+void kn_store_strings_free(char **v, size_t n);
+
+/* ---- end of workspace CLI block ------------------------------------------------------ */
+
+/* ---- server (issue 6): the server's model, predictions and routing decisions
+ * (decisions.c) ------------------------------------------------------------------------- */
+
+/* The id of the models row for bundle_path (the bundle a server runs), adding a row (with
+ * method; not made active) the first time that path is seen. */
+int64_t kn_store_model_for_bundle(kn_store *s, const char *bundle_path, const char *method, kn_error *err);
+/* Records a prediction of model_id for message_id: the most probable topic (by name; the
+ * topic_id is NULL when the workspace has no such topic), its probability and the top
+ * topics as JSON text. Returns its id. */
+int64_t kn_store_add_prediction(kn_store *s, int64_t message_id, int64_t model_id, const char *topic,
+                                double probability, const char *top_json, kn_error *err);
+
+typedef struct kn_decision_record {
+    int64_t message_id;
+    int64_t model_id;     /* <= 0: none */
+    const char *action;   /* "auto_reply" or "human" */
+    const char *topic;    /* the suggested topic (by name) */
+    double probability, threshold, margin;
+    const char *reason;
+    const char *reply_language, *reply_text; /* NULL unless auto_reply */
+} kn_decision_record;
+
+/* Records a routing decision and sets the message's status (auto_answered for auto_reply,
+ * queued for human) in one transaction. Returns the decision's id. */
+int64_t kn_store_add_decision(kn_store *s, const kn_decision_record *d, kn_error *err);
+
+/* ---- end of server block ------------------------------------------------------------- */
+
 #endif
