@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential pkg-config libopenblas-openmp-dev libopenblas0-pthread libutf8proc-dev libjansson-dev libssl-dev
             libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev)
 # Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm.
-TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm)
+TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm curl jq)
 
 # Benchmark peers only (bench/peers/fasttext_peer.py): the fastText command line tool.
 BENCH_PKGS=(fasttext)

@@ -71,6 +71,8 @@ run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san
 run workspace tests/workspace_test.sh build
 run san/workspace tests/workspace_test.sh build-san
+run server tests/server_test.sh build
+run san/server tests/server_test.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
     --model-dir "$KANAVA_MODELS/use-lite"
 

@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "  topic add NAME [--description TEXT] [--threshold 0.9] [--never-automate]\n"
             "                          add a topic; topic list, show NAME, remove NAME,\n"
             "                          reply NAME LANG TEXT (the topic's reply template in LANG)\n"
+            "  serve --model BUNDLE [--workspace DIR] [--port 8080] [--bind 127.0.0.1]\n"
+            "                          the HTTP JSON API (classify and route messages by id)\n"
             "  version                 print the version\n"
             "\n"
             "common options: --models-dir DIR (or $KANAVA_MODELS), --threads N,\n"

@@ -1,0 +1,43 @@
+/* server.h - `kanava serve`: the HTTP JSON API over a workspace and a trained bundle.
+ *
+ * Endpoints (JSON in and out; every one but GET /healthz needs "Authorization: Bearer
+ * TOKEN", a token of the workspace; see api.c for which role may call what):
+ *   GET    /healthz                              {"status": "ok"}
+ *   POST   /api/messages                         one message or {"messages": [...]}
+ *   GET    /api/messages/{id}
+ *   POST   /api/messages/{id}/classify           topic, probability, top 3
+ *   POST   /api/messages/{id}/route              auto_reply or human, sets the status
+ *   POST   /api/classify                         {"text": ...} -> topic, probability, top 3
+ *   GET    /api/topics
+ *   GET    /api/topics/{name}
+ *   PUT    /api/topics/{name}                    {description?, automatable?, threshold?}
+ *   DELETE /api/topics/{name}
+ *   PUT    /api/topics/{name}/replies/{lang}     {"text": ...}
+ * Errors: {"error": {"code": "...", "message": "..."}} with the HTTP status.
+ * One line per request goes to stderr (method, path, status, milliseconds); message text
+ * never does. */
+#ifndef KN_SERVER_H
+#define KN_SERVER_H
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+typedef struct kn_server_options {
+    const char *db_path;           /* the workspace database (DIR/kanava.db) */
+    const char *model_dir;         /* the bundle directory */
+    const char *bind;              /* numeric address, default 127.0.0.1 */
+    int port;                      /* default 8080 */
+    int threads;                   /* MHD thread pool size, default 4 */
+    double margin;                 /* routing ambiguity margin, default 0.1 */
+    const char *fallback_language; /* default "en" */
+    size_t max_body;               /* bytes per request body, default 1 MiB */
+} kn_server_options;
+
+void kn_server_default_options(kn_server_options *o);
+
+/* Opens the workspace and the bundle, listens, and serves until SIGINT or SIGTERM; then
+ * stops cleanly. 0 after a clean stop, -1 with err when it cannot start. */
+int kn_server_run(const kn_server_options *o, kn_error *err);
+
+#endif

@@ -1,0 +1,97 @@
+/* decisions.c - what `kanava serve` records: the model a server runs (a models row per
+ * bundle path), its predictions, and its routing decisions with the message's new status.
+ * Declared in the "server" block of store.h. */
+#include <string.h>
+
+#include "store/store_internal.h"
+
+int64_t kn_store_model_for_bundle(kn_store *s, const char *bundle_path, const char *method, kn_error *err)
+{
+    if (!bundle_path || !*bundle_path || !method) return kn_fail(err, "registering a model: no bundle path or method");
+    sqlite3_stmt *st;
+    if (kn_store_prepare(s, &st, "SELECT id FROM models WHERE bundle_path = ?1 ORDER BY id DESC LIMIT 1",
+                         "looking up a model", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, bundle_path, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW) return id;
+    if (step != SQLITE_DONE) return kn_store_sql_fail(s, err, "model %.200s: looking it up", bundle_path);
+    if (kn_store_prepare(s, &st, "INSERT INTO models (bundle_path, method, created_at) VALUES (?1, ?2, ?3)",
+                         "registering a model", err) != 0)
+        return -1;
+    sqlite3_bind_text(st, 1, bundle_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, method, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, kn_store_now());
+    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
+    else id = kn_store_sql_fail(s, err, "model %.200s: registering it", bundle_path);
+    sqlite3_finalize(st);
+    return id;
+}
+
+int64_t kn_store_add_prediction(kn_store *s, int64_t message_id, int64_t model_id, const char *topic,
+                                double probability, const char *top_json, kn_error *err)
+{
+    sqlite3_stmt *st;
+    if (kn_store_prepare(s, &st,
+                         "INSERT INTO predictions (message_id, model_id, topic_id, probability, top, created_at) "
+                         "VALUES (?1, ?2, (SELECT id FROM topics WHERE name = ?3), ?4, ?5, ?6)",
+                         "recording a prediction", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, message_id);
+    sqlite3_bind_int64(st, 2, model_id);
+    kn_store_bind_text(st, 3, topic);
+    sqlite3_bind_double(st, 4, probability);
+    kn_store_bind_text(st, 5, top_json);
+    sqlite3_bind_int64(st, 6, kn_store_now());
+    int64_t id;
+    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
+    else id = kn_store_sql_fail(s, err, "message %lld: recording its prediction", (long long)message_id);
+    sqlite3_finalize(st);
+    return id;
+}
+
+static int64_t insert_decision(kn_store *s, const kn_decision_record *d, kn_error *err)
+{
+    sqlite3_stmt *st;
+    if (kn_store_prepare(s, &st,
+                         "INSERT INTO decisions (message_id, model_id, action, topic_id, probability, threshold, "
+                         "margin, reason, reply_language, reply_text, created_at) VALUES (?1, ?2, ?3, "
+                         "(SELECT id FROM topics WHERE name = ?4), ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         "recording a decision", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, d->message_id);
+    if (d->model_id > 0) sqlite3_bind_int64(st, 2, d->model_id);
+    else sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, d->action, -1, SQLITE_STATIC);
+    kn_store_bind_text(st, 4, d->topic);
+    sqlite3_bind_double(st, 5, d->probability);
+    sqlite3_bind_double(st, 6, d->threshold);
+    sqlite3_bind_double(st, 7, d->margin);
+    kn_store_bind_text(st, 8, d->reason);
+    kn_store_bind_text(st, 9, d->reply_language);
+    kn_store_bind_text(st, 10, d->reply_text);
+    sqlite3_bind_int64(st, 11, kn_store_now());
+    int64_t id;
+    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
+    else id = kn_store_sql_fail(s, err, "message %lld: recording its routing decision", (long long)d->message_id);
+    sqlite3_finalize(st);
+    return id;
+}
+
+int64_t kn_store_add_decision(kn_store *s, const kn_decision_record *d, kn_error *err)
+{
+    int automatic;
+    if (!d || !d->action) return kn_fail(err, "recording a decision: no decision given");
+    if (strcmp(d->action, "auto_reply") == 0) automatic = 1;
+    else if (strcmp(d->action, "human") == 0) automatic = 0;
+    else return kn_fail(err, "message %lld: unknown routing action \"%.40s\"", (long long)d->message_id, d->action);
+    if (kn_store_begin(s, "recording a decision", err) != 0) return -1;
+    int64_t id = insert_decision(s, d, err);
+    if (id >= 0 && kn_store_set_message_status(s, d->message_id, automatic ? "auto_answered" : "queued", err) != 0)
+        id = -1;
+    if (id >= 0 && kn_store_commit(s, "recording a decision", err) != 0) id = -1;
+    if (id < 0) kn_store_rollback(s);
+    return id;
+}
