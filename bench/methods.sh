@@ -11,8 +11,10 @@ SHARED=${KANAVA_SHARED:-$ROOT/../shared}/datasets
 OUT=build/bench-methods
 mkdir -p "$OUT"
 scripts/install-deps.sh --bench >/dev/null
-make -s -j2 all
-build/kanava model fetch use-lite >/dev/null 2>&1 || build/kanava model fetch use-lite
+# KANAVA_BIN: a kanava binary to measure instead of building build/kanava
+BIN=${KANAVA_BIN:-build/kanava}
+[ -n "${KANAVA_BIN:-}" ] || make -s -j2 all
+"$BIN" model fetch use-lite >/dev/null 2>&1 || "$BIN" model fetch use-lite
 PY=/usr/bin/python3
 DATASETS=${*:-banking77 sib200-eng sib200-fin}
 for ds in $DATASETS; do
@@ -23,7 +25,7 @@ for ds in $DATASETS; do
     *) echo "unknown dataset $ds" >&2; exit 2 ;;
     esac
     echo "== $title" >&2
-    build/kanava bench-methods --data "$train" --test "$test" --title "$title" --out "$OUT/$ds" \
+    "$BIN" bench-methods --data "$train" --test "$test" --title "$title" --out "$OUT/$ds" \
         --methods "${METHODS:-frozen,setfit,tfidf,bm25,bm25-topic}" --shots "${SHOTS:-5,10,20,all}" --seeds "${SEEDS:-5}" \
         --threads 2 \
         --peer "sklearn-tfidf=$PY bench/peers/sklearn_tfidf.py --threads 2" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of `kanava serve`: every endpoint and role over HTTP with curl, errors
-# (401, 403, 400, 404, 405, 413, 415, 422), routing decisions and the request log.
-# Usage: tests/server_test.sh BUILD_DIR  (needs curl and jq; trains a small tfidf bundle)
+# (401, 403, 400, 404, 405, 413, 415, 422), routing decisions, models and their hot swap
+# under load, /metrics, the OpenAPI document and the request log.
+# Usage: tests/server_test.sh BUILD_DIR  (needs curl and jq; trains a tfidf and a bm25 bundle)
 set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
@@ -35,6 +36,9 @@ check "tokens created for every role" [ ${#ADMIN} -ge 32 -a ${#ANNOTATOR} -ge 32
 "$BIN" train --method tfidf --data "$ROOT/data/demo/messages.csv" --label-column topic --out "$TMP/model" \
     >/dev/null 2>&1
 check "a tfidf bundle trains" [ -f "$TMP/model/bundle.json" ]
+"$BIN" train --method bm25 --data "$ROOT/data/demo/messages.csv" --label-column topic --out "$TMP/model-bm25" \
+    >/dev/null 2>&1
+check "a bm25 bundle trains" [ -f "$TMP/model-bm25/bundle.json" ]
 
 # --- start on a free port (random, retried), wait for /healthz
 LOG="$TMP/server.log"
@@ -72,7 +76,8 @@ api() {
     body=$(cat "$TMP/body")
 }
 # jqc NAME FILTER: the last body satisfies the jq filter.
-jqc() { check "$1" jq -e "$2" <<<"$body" >/dev/null; }
+jqc() { check "$1" jq_body "$2"; }
+jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
 is() { [ "$status" = "$1" ]; }
 err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }
 
@@ -272,6 +277,194 @@ check "annotator reads messages" is 200
 api GET /api/topics "$ADMIN"
 check "admin lists topics" is 200
 
+# --- models: list, register, activate
+api GET /api/models "$SERVICE"
+check "GET /api/models" is 200
+jqc "the --model bundle is the one model, active" \
+    '(.models | length == 1) and .models[0].active == true and .models[0].method == "tfidf" and .models[0].classes >= 2 and (.models[0].bundle_path | startswith("/")) and .models[0].created_at > 0'
+M_TFIDF=$(jq '.models[0].id' <<<"$body")
+check "the models row is active in the workspace" [ "$(sql "SELECT id, active FROM models WHERE active = 1")" = "$M_TFIDF|1" ]
+api POST /api/models "$ANNOTATOR" "{\"bundle_path\":\"$TMP/model-bm25\"}"
+check "annotator may not register a model: 403" err_is 403 forbidden
+api POST /api/models "$SERVICE" "{\"bundle_path\":\"$TMP/model-bm25\"}"
+check "service may not register a model: 403" err_is 403 forbidden
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/no-such-bundle\"}"
+check "register a path that does not exist: 422" err_is 422 invalid_bundle
+jqc "the 422 names the path" '.error.message | test("no-such-bundle")'
+mkdir -p "$TMP/not-a-bundle"
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/not-a-bundle\"}"
+check "register a directory that is not a bundle: 422" err_is 422 invalid_bundle
+jqc "the 422 gives the bundle's error" '.error.message | test("bundle.json")'
+api POST /api/models "$ADMIN" '{}'
+check "register without bundle_path: 422" err_is 422 invalid
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/model-bm25\",\"activate\":true}"
+check "register with an unknown field: 422" err_is 422 invalid
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/model-bm25\"}"
+check "admin registers a bm25 bundle: 201" is 201
+jqc "the new model: bm25, not active" '.method == "bm25" and .active == false and .classes >= 2 and .id > 0'
+M_BM25=$(jq .id <<<"$body")
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/model-bm25/\"}"
+check "registering it again: 200, the same model" is 200
+jqc "the same id comes back" ".id == $M_BM25"
+api GET /api/models "$ANNOTATOR"
+jqc "two models, the tfidf one still active" "[.models[] | {id, active}] == [{\"id\":$M_TFIDF,\"active\":true},{\"id\":$M_BM25,\"active\":false}]"
+api POST "/api/models/$M_BM25/activate" "$ANNOTATOR"
+check "annotator may not activate: 403" err_is 403 forbidden
+api POST "/api/models/$M_BM25/activate" "$SERVICE"
+check "service may not activate: 403" err_is 403 forbidden
+api POST /api/models/999999/activate "$ADMIN"
+check "activate an unknown model: 404" err_is 404 not_found
+api POST /api/models/abc/activate "$ADMIN"
+check "activate a non-numeric id: 404" err_is 404 not_found
+api GET "/api/models/$M_BM25/activate" "$ADMIN"
+check "GET on activate: 405" err_is 405 method_not_allowed
+api POST "/api/models/$M_BM25/activate" "$ADMIN"
+check "admin activates the bm25 model" is 200
+jqc "it comes back active" ".id == $M_BM25 and .active == true and .method == \"bm25\""
+api GET /api/models "$ADMIN"
+jqc "exactly one active model: the bm25 one" "[.models[] | select(.active) | .id] == [$M_BM25]"
+api POST "/api/messages/$M_SV/route" "$SERVICE"
+check "routing works on the new model" is 200
+check "its decision names the new model" [ "$(sql "SELECT model_id FROM decisions ORDER BY id DESC LIMIT 1")" = "$M_BM25" ]
+api POST "/api/models/$M_TFIDF/activate" "$ADMIN"
+check "and back to the tfidf model" is 200
+api POST /api/classify "$SERVICE" '{"text":"I lost my card yesterday"}'
+jqc "classify works after swapping back" '.topic == "lost_card"'
+cp -r "$TMP/model-bm25" "$TMP/model-gone"
+api POST /api/models "$ADMIN" "{\"bundle_path\":\"$TMP/model-gone\"}"
+M_GONE=$(jq .id <<<"$body")
+rm -rf "$TMP/model-gone"
+api POST "/api/models/$M_GONE/activate" "$ADMIN"
+check "activating a model whose bundle is gone: 422" err_is 422 invalid_bundle
+api GET /api/models "$ADMIN"
+jqc "the live model stays active" "[.models[] | select(.active) | .id] == [$M_TFIDF]"
+api POST /api/classify "$SERVICE" '{"text":"I lost my card yesterday"}'
+check "and keeps answering" is 200
+
+# --- hot swap under load: 8 client loops hammer route and classify while the models are
+# swapped back and forth; every single request must answer 200.
+before=$(sql "SELECT coalesce(max(id), 0) FROM decisions")
+rm -f "$TMP/stop"
+loops=()
+for i in $(seq 1 8); do
+    (
+        while [ ! -e "$TMP/stop" ]; do
+            if [ $((i % 2)) -eq 0 ]; then
+                curl -s -m 30 -o /dev/null -w '%{http_code}\n' -X POST -H "Authorization: Bearer $SERVICE" \
+                    "$URL/api/messages/$M_SV/route"
+            else
+                curl -s -m 30 -o /dev/null -w '%{http_code}\n' -X POST -H "Authorization: Bearer $SERVICE" \
+                    -H 'Content-Type: application/json' --data-binary '{"text":"I lost my card yesterday"}' \
+                    "$URL/api/classify"
+            fi
+        done >"$TMP/load.$i"
+    ) &
+    loops+=($!)
+done
+SWAPS=8
+: >"$TMP/activations"
+sleep 0.5
+for k in $(seq 1 $SWAPS); do
+    if [ $((k % 2)) -eq 1 ]; then target=$M_BM25; else target=$M_TFIDF; fi
+    [ $k -eq $SWAPS ] && target=$M_BM25
+    curl -s -m 60 -o /dev/null -w '%{http_code}\n' -X POST -H "Authorization: Bearer $ADMIN" \
+        "$URL/api/models/$target/activate" >>"$TMP/activations"
+    sleep 0.4
+done
+sleep 0.5
+touch "$TMP/stop"
+wait "${loops[@]}"
+cat "$TMP"/load.* >"$TMP/load"
+LOAD_TOTAL=$(wc -l <"$TMP/load")
+LOAD_OK=$(grep -c '^200$' "$TMP/load")
+echo "# hot swap: $LOAD_TOTAL requests during $SWAPS activations, $LOAD_OK answered 200"
+check "requests ran during the swaps ($LOAD_TOTAL)" [ "$LOAD_TOTAL" -ge 40 ]
+check "every request during the swaps answered 200 ($LOAD_OK of $LOAD_TOTAL)" [ "$LOAD_OK" -eq "$LOAD_TOTAL" ]
+check "every activation answered 200" [ "$(grep -c '^200$' "$TMP/activations")" -eq $SWAPS ]
+check "decisions during the load came from both models" \
+    [ "$(sql "SELECT count(DISTINCT model_id) FROM decisions WHERE id > $before")" = "2" ]
+api GET /api/models "$SERVICE"
+jqc "after the swaps the bm25 model is the active one" '[.models[] | select(.active) | .method] == ["bm25"]'
+api POST "/api/messages/$M_SV/route" "$SERVICE"
+check "a later request is served by it" [ "$status" = 200 -a "$(sql "SELECT model_id FROM decisions ORDER BY id DESC LIMIT 1")" = "$M_BM25" ]
+
+# --- metrics
+metrics() { curl -s -o "$TMP/metrics" -w '%{http_code}' -H "Authorization: Bearer $1" "$URL/metrics"; }
+# mval SERIES: the value of one series in the last scrape (0 when absent).
+mval() { awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }' "$TMP/metrics"; }
+check "GET /metrics without a token: 401" [ "$(metrics "")" = 401 ]
+check "annotator may not read /metrics: 403" [ "$(metrics "$ANNOTATOR")" = 403 ]
+check "admin reads /metrics" [ "$(metrics "$ADMIN")" = 200 ]
+check "service reads /metrics" [ "$(metrics "$SERVICE")" = 200 ]
+ctype=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $SERVICE" "$URL/metrics" | tr -d '\r' | grep -i '^content-type:')
+check "the Prometheus text format 0.0.4" grep -q 'text/plain; version=0.0.4' <<<"$ctype"
+for family in "kanava_http_requests_total counter" "kanava_http_request_duration_seconds histogram" \
+    "kanava_route_decisions_total counter" "kanava_model_swaps_total counter" "kanava_active_model_id gauge"; do
+    check "metrics: # TYPE $family" grep -qx "# TYPE $family" "$TMP/metrics"
+done
+CLS='kanava_http_requests_total{method="POST",path_pattern="/api/classify",status="200"}'
+HCOUNT='kanava_http_request_duration_seconds_count{path_pattern="/api/classify"}'
+ROUTES='kanava_http_requests_total{method="POST",path_pattern="/api/messages/{id}/route",status="200"}'
+c0=$(mval "$CLS"); h0=$(mval "$HCOUNT"); r0=$(mval "$ROUTES")
+check "classify requests counted ($c0)" [ "$c0" -ge $((LOAD_OK / 4)) ]
+check "route requests counted by path pattern ($r0)" [ "$r0" -ge $((LOAD_OK / 4)) ]
+check "the swaps counted" [ "$(mval kanava_model_swaps_total)" -ge $((SWAPS + 2)) ]
+check "the active model id" [ "$(mval kanava_active_model_id)" = "$M_BM25" ]
+check "decisions counted by topic and action" grep -qE '^kanava_route_decisions_total\{topic="lost_card",action="auto_reply"\} [1-9]' "$TMP/metrics"
+check "a 404 is counted under an unmatched pattern" grep -qE '^kanava_http_requests_total\{method="GET",path_pattern="unmatched",status="404"\} [1-9]' "$TMP/metrics"
+check "the histogram has every bucket up to 2.5 s and +Inf" \
+    [ "$(grep -c '^kanava_http_request_duration_seconds_bucket{path_pattern="/api/classify",le=' "$TMP/metrics")" = 12 ]
+check "its +Inf bucket equals its count" \
+    [ "$(mval 'kanava_http_request_duration_seconds_bucket{path_pattern="/api/classify",le="+Inf"}')" = "$h0" ]
+for _ in 1 2 3; do api POST /api/classify "$SERVICE" '{"text":"I lost my card yesterday"}'; done
+metrics "$ADMIN" >/dev/null
+check "the request counter grows by the requests made" [ "$(mval "$CLS")" -eq $((c0 + 3)) ]
+check "the histogram count grows too" [ "$(mval "$HCOUNT")" -eq $((h0 + 3)) ]
+check "metrics never hold message text" bash -c "! grep -qiE 'Salainen|viesti|zoo|lost my card|abroad|Sulje|block your' '$TMP/metrics'"
+check "metrics never hold ids in paths" bash -c "! grep -qE 'path_pattern=\"[^\"]*/[0-9]' '$TMP/metrics'"
+check "every sample line is well formed" bash -c "grep -v '^#' '$TMP/metrics' | grep -vqE '^[a-z_]+(\{.*\})? [0-9.e+-]+$' && exit 1 || exit 0"
+
+# --- the OpenAPI document: valid JSON listing exactly the endpoints the server answers
+ENDPOINTS="GET /healthz
+GET /metrics
+GET /api/openapi.json
+POST /api/messages
+GET /api/messages/{id}
+POST /api/messages/{id}/classify
+POST /api/messages/{id}/route
+POST /api/classify
+GET /api/topics
+GET /api/topics/{name}
+PUT /api/topics/{name}
+DELETE /api/topics/{name}
+PUT /api/topics/{name}/replies/{lang}
+GET /api/models
+POST /api/models
+POST /api/models/{id}/activate"
+api GET /api/openapi.json ""
+check "GET /api/openapi.json needs no token" is 200
+check "it is valid JSON" jq -e . <<<"$body" >/dev/null
+jqc "OpenAPI 3.0 with a title and bearer auth" '(.openapi | startswith("3.0")) and (.info.title | length > 0) and .components.securitySchemes.bearerAuth.scheme == "bearer"'
+documented=$(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(ascii_upcase) \($p)"' <<<"$body" | sort)
+check "it documents exactly the endpoints the server answers" [ "$documented" = "$(sort <<<"$ENDPOINTS")" ]
+jqc "every operation has responses and a description naming its roles" \
+    '[.paths[][] | (.responses | length > 0) and (.description | test("Roles:|No token needed"))] | all'
+jqc "every \$ref points at a component" \
+    '. as $d | [.. | objects | .["$ref"]? // empty | ltrimstr("#/") | split("/") as $p | $d | getpath($p) != null] | all'
+jqc "the error schema" '.components.schemas.Error.properties.error.required == ["code","message"]'
+if python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+    check "openapi-spec-validator accepts it" python3 -c 'import json, sys; from openapi_spec_validator import validate; validate(json.loads(sys.stdin.read()))' <<<"$body"
+else
+    echo "# skipped: openapi-spec-validator is not installed"
+fi
+unanswered=
+while read -r method path; do
+    p=${path//\{id\}/1}; p=${p//\{name\}/lost_card}; p=${p//\{lang\}/en}
+    st=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" "$URL$p")
+    case "$st" in 404|405|000) unanswered="$unanswered $method $path ($st);" ;; esac
+done <<<"$ENDPOINTS"
+check "the server answers every documented endpoint${unanswered:+: not$unanswered}" [ -z "$unanswered" ]
+
 # --- concurrency: parallel classify and route calls all answer
 pids=()
 for i in $(seq 1 16); do
@@ -293,8 +486,11 @@ check "no workspace: exit 1 saying so" [ $? -eq 0 ]
 out=$("$BIN" serve --workspace "$WS" --model "$TMP/nomodel" --port "$PORT" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "nomodel" <<<"$out"
 check "no bundle: exit 1" [ $? -eq 0 ]
-"$BIN" serve --workspace "$WS" --port "$PORT" >/dev/null 2>&1
-check "no --model: usage error" [ $? -eq 2 ]
+mkdir -p "$TMP/empty-ws"
+"$TMP/fixture" "$TMP/empty-ws/kanava.db" admin x >/dev/null
+out=$("$BIN" serve --workspace "$TMP/empty-ws" --port "$PORT" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "no active model" <<<"$out"
+check "no --model and no active model: exit 1 saying so" [ $? -eq 0 ]
 "$BIN" serve --workspace "$WS" --model "$TMP/model" --port 99999 >/dev/null 2>&1
 check "a bad port: usage error" [ $? -eq 2 ]
 out=$("$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --fallback-language 'e n' 2>&1)
@@ -314,13 +510,19 @@ check "SIGTERM stops the server cleanly (exit 0)" [ $rc -eq 0 ]
 check "the log has a line per request (method, path, status, ms)" \
     grep -qE '^[0-9TZ:-]+ POST /api/messages/[0-9]+/route 200 [0-9.]+ms$' "$LOG"
 check "the log records errors too" grep -qE ' GET /api/messages 405 [0-9.]+ms$' "$LOG"
-check "the log never holds message text" bash -c "! grep -qiE 'Salainen|7731|zoo|lost my card|abroad|Sulje' '$LOG'"
+check "the log never holds message text" bash -c "! grep -qiE 'Salainen|viesti 7731|zoo|lost my card|abroad|Sulje' '$LOG'"
 check "no sanitizer report in the log" bash -c "! grep -q 'Sanitizer' '$LOG'"
 
 # --- SIGINT stops it too (even as a background job of a script, started with SIGINT ignored)
-"$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" 2>"$TMP/int.log" &
+# (and without --model: the workspace's active model, the bm25 one activated above)
+"$BIN" serve --workspace "$WS" --port "$PORT" 2>"$TMP/int.log" &
 PID=$!
 for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+api GET /api/models "$ADMIN"
+jqc "without --model the server runs the workspace's active model" "[.models[] | select(.active) | .id] == [$M_BM25]"
+api POST /api/classify "$SERVICE" '{"text":"I lost my card yesterday"}'
+check "and classifies with it" is 200
+check "it logs which model is live" grep -q "^model $M_BM25 (bm25, [0-9]* topics) is live\$" "$TMP/int.log"
 stop_server INT
 check "SIGINT stops the server cleanly (exit 0)" [ $rc -eq 0 ]
 check "no sanitizer report after SIGINT" bash -c "! grep -q 'Sanitizer' '$TMP/int.log'"

@@ -1,5 +1,5 @@
 /* cmd_serve.c - `kanava serve`: the HTTP JSON API (src/server) over a workspace and a
- * trained bundle, until SIGINT or SIGTERM. */
+ * trained bundle (--model DIR, or the workspace's active model), until SIGINT or SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -13,16 +13,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: kanava serve --model BUNDLE_DIR [options]\n"
+            "usage: kanava serve [--model BUNDLE_DIR] [options]\n"
             "  --workspace DIR          the workspace (default $KANAVA_WORKSPACE or ./" KN_DEFAULT_WORKSPACE ")\n"
-            "  --model DIR              the trained bundle that classifies (kanava train --out DIR)\n"
+            "  --model DIR              the trained bundle that classifies (kanava train --out DIR);\n"
+            "                           registered in the workspace and made its active model.\n"
+            "                           Default: the workspace's active model (POST /api/models/{id}/activate\n"
+            "                           swaps models while the server runs)\n"
             "  --bind ADDR              numeric address to listen on (default 127.0.0.1)\n"
             "  --port N                 default 8080\n"
             "  --threads N              worker threads (default 4)\n"
             "  --margin X               routing: needed lead over the second topic (default 0.1)\n"
             "  --fallback-language TAG  routing: reply language when the message's has none (default en)\n"
             "  --max-body BYTES         largest request body (default 1048576)\n"
-            "Stops on SIGINT or SIGTERM. Logs one line per request to stderr, never message text.\n");
+            "Stops on SIGINT or SIGTERM. Logs one line per request to stderr, never message text.\n"
+            "The API: GET /api/openapi.json, or docs/API.md.\n");
 }
 
 /* A whole number in [lo, hi]; -1 otherwise. */
@@ -77,7 +81,7 @@ int cmd_serve(int argc, char **argv)
         default: usage(stderr); return KN_EXIT_USAGE;
         }
     }
-    if (!o.model_dir || optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
+    if (optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
     char dir[4096], db[4200];
     kn_workspace_dir(dir, sizeof dir, workspace);
     snprintf(db, sizeof db, "%s/kanava.db", dir);

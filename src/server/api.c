@@ -18,7 +18,7 @@
 static void lock_store(kn_server *s) { pthread_mutex_lock(&s->store_lock); }
 static void unlock_store(kn_server *s) { pthread_mutex_unlock(&s->store_lock); }
 
-static void internal_error(kn_request *r, const kn_error *err)
+void kn_api_internal_error(kn_request *r, const kn_error *err)
 {
     kn_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err->msg);
 }
@@ -39,7 +39,7 @@ static int valid_tag(const char *s)
 }
 
 /* Fails (422) when obj has a key outside allowed (NULL-terminated). */
-static int only_keys(kn_request *r, json_t *obj, const char *where, const char *const *allowed)
+int kn_api_only_keys(kn_request *r, json_t *obj, const char *where, const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -86,7 +86,7 @@ static int req_text(kn_request *r, json_t *obj, const char *where, const char **
 }
 
 /* "42" -> 42; anything else (or out of range) -> -1. */
-static int64_t parse_id(const char *s)
+int64_t kn_api_parse_id(const char *s)
 {
     if (!*s || strlen(s) > 18) return -1;
     int64_t v = 0;
@@ -137,31 +137,24 @@ static json_t *prediction_json(const kn_bundle *b, const float *proba)
 
 /* ---- the model --------------------------------------------------------------------------- */
 
-/* proba (n_classes floats, malloc'ed) for one text; NULL after queueing 500. */
+/* proba (n_classes floats, malloc'ed) for one text, by the request's model; NULL after
+ * queueing 500. */
 static float *predict(kn_request *r, const char *text)
 {
-    kn_server *srv = r->srv;
-    kn_bundle *b = srv->bundle;
-    float *proba = malloc((size_t)b->n_classes * sizeof *proba);
+    kn_live_model *model = r->model;
+    float *proba = malloc((size_t)model->bundle->n_classes * sizeof *proba);
     kn_error err = {{0}};
-    if (!proba) {
-        kn_fail(&err, "out of memory");
-    } else {
-        size_t len = strlen(text);
-        pthread_mutex_lock(&srv->bundle_lock);
-        int rc = kn_bundle_predict(b, &text, &len, 1, proba, NULL, NULL, &err);
-        pthread_mutex_unlock(&srv->bundle_lock);
-        if (rc == 0) return proba;
-    }
+    if (!proba) kn_fail(&err, "out of memory");
+    else if (kn_live_predict(model, text, proba, &err) == 0) return proba;
     free(proba);
-    internal_error(r, &err);
+    kn_api_internal_error(r, &err);
     return NULL;
 }
 
 /* Reads message id into *m; 0, or -1 after queueing 404 or 500. */
 static int load_message(kn_request *r, const char *id_text, kn_message *m)
 {
-    int64_t id = parse_id(id_text);
+    int64_t id = kn_api_parse_id(id_text);
     kn_error err = {{0}};
     int rc = 1;
     memset(m, 0, sizeof *m);
@@ -171,17 +164,18 @@ static int load_message(kn_request *r, const char *id_text, kn_message *m)
         unlock_store(r->srv);
     }
     if (rc == 0) return 0;
-    if (rc < 0) internal_error(r, &err);
+    if (rc < 0) kn_api_internal_error(r, &err);
     else kn_respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "message %.40s does not exist", id_text);
     return -1;
 }
 
 /* Records a prediction (the JSON of prediction_json) of message_id; the store lock is held. */
-static int record_prediction(kn_server *srv, int64_t message_id, json_t *prediction, kn_error *err)
+static int record_prediction(kn_server *srv, const kn_live_model *model, int64_t message_id, json_t *prediction,
+                             kn_error *err)
 {
     char *top = json_dumps(json_object_get(prediction, "top"), JSON_COMPACT | JSON_REAL_PRECISION(9));
     if (!top) return kn_fail(err, "out of memory");
-    int64_t id = kn_store_add_prediction(srv->store, message_id, srv->model_id,
+    int64_t id = kn_store_add_prediction(srv->store, message_id, model->id,
                                          json_string_value(json_object_get(prediction, "topic")),
                                          json_real_value(json_object_get(prediction, "probability")), top, err);
     free(top);
@@ -207,7 +201,7 @@ static int read_message(kn_request *r, json_t *obj, const char *where, kn_messag
         return -1;
     }
     const char *text, *ext, *channel, *language;
-    if (only_keys(r, obj, where, keys) != 0 || req_text(r, obj, where, &text) != 0 ||
+    if (kn_api_only_keys(r, obj, where, keys) != 0 || req_text(r, obj, where, &text) != 0 ||
         opt_string(r, obj, where, "external_id", MAX_SHORT, &ext) != 0 ||
         opt_string(r, obj, where, "channel", MAX_SHORT, &channel) != 0 ||
         opt_string(r, obj, where, "language", MAX_TAG, &language) != 0)
@@ -268,7 +262,7 @@ static void messages_create(kn_request *r, char **args)
     int rc = kn_store_add_messages(r->srv->store, msgs, n, ids, &added, &err);
     unlock_store(r->srv);
     if (rc != 0) {
-        internal_error(r, &err);
+        kn_api_internal_error(r, &err);
         goto done;
     }
     unsigned status = added > 0 ? MHD_HTTP_CREATED : MHD_HTTP_OK;
@@ -298,16 +292,16 @@ static void message_classify(kn_request *r, char **args)
     kn_message m;
     if (load_message(r, args[0], &m) != 0) return;
     float *proba = predict(r, m.text);
-    json_t *out = proba ? prediction_json(r->srv->bundle, proba) : NULL;
+    json_t *out = proba ? prediction_json(r->model->bundle, proba) : NULL;
     if (out) {
         kn_error err = {{0}};
         lock_store(r->srv);
-        int rc = record_prediction(r->srv, m.id, out, &err);
+        int rc = record_prediction(r->srv, r->model, m.id, out, &err);
         unlock_store(r->srv);
         json_object_set_new(out, "message_id", json_integer((json_int_t)m.id));
         if (rc != 0) {
             json_decref(out);
-            internal_error(r, &err);
+            kn_api_internal_error(r, &err);
         } else {
             kn_respond_json(r, MHD_HTTP_OK, out);
         }
@@ -325,12 +319,12 @@ static void classify_text(kn_request *r, char **args)
     static const char *const keys[] = {"text", NULL};
     json_t *body = kn_request_json(r);
     const char *text;
-    if (!body || only_keys(r, body, "", keys) != 0 || req_text(r, body, "", &text) != 0) {
+    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || req_text(r, body, "", &text) != 0) {
         json_decref(body);
         return;
     }
     float *proba = predict(r, text);
-    if (proba) kn_respond_json(r, MHD_HTTP_OK, prediction_json(r->srv->bundle, proba));
+    if (proba) kn_respond_json(r, MHD_HTTP_OK, prediction_json(r->model->bundle, proba));
     free(proba);
     json_decref(body);
 }
@@ -342,9 +336,10 @@ static int reply_lookup(void *ctx, const char *topic, const char *language, char
 
 /* Decides with the workspace's topic settings and replies, records the prediction and the
  * decision, and sets the message's status; the store lock is held throughout. 0, or -1. */
-static int decide(kn_server *srv, const kn_message *m, const float *proba, kn_route_decision *d, kn_error *err)
+static int decide(kn_server *srv, const kn_live_model *model, const kn_message *m, const float *proba,
+                  kn_route_decision *d, kn_error *err)
 {
-    const kn_bundle *b = srv->bundle;
+    const kn_bundle *b = model->bundle;
     kn_topic *topics = NULL;
     size_t n_topics = 0;
     kn_route_topic *rt = calloc((size_t)b->n_classes, sizeof *rt);
@@ -374,7 +369,7 @@ static int decide(kn_server *srv, const kn_message *m, const float *proba, kn_ro
     if (rc == 0) {
         int automatic = d->action == KN_ROUTE_AUTO_REPLY;
         kn_decision_record rec = {.message_id = m->id,
-                                  .model_id = srv->model_id,
+                                  .model_id = model->id,
                                   .action = automatic ? "auto_reply" : "human",
                                   .topic = b->classes[d->topic],
                                   .probability = d->probability,
@@ -384,7 +379,7 @@ static int decide(kn_server *srv, const kn_message *m, const float *proba, kn_ro
                                   .reply_language = automatic ? d->reply_language : NULL,
                                   .reply_text = automatic ? d->reply_text : NULL};
         json_t *prediction = prediction_json(b, proba);
-        rc = prediction ? record_prediction(srv, m->id, prediction, err) : kn_fail(err, "out of memory");
+        rc = prediction ? record_prediction(srv, model, m->id, prediction, err) : kn_fail(err, "out of memory");
         json_decref(prediction);
         if (rc == 0 && kn_store_add_decision(srv->store, &rec, err) < 0) rc = -1;
         if (rc != 0) kn_route_decision_free(d);
@@ -408,19 +403,20 @@ static void message_route(kn_request *r, char **args)
     kn_route_decision d;
     kn_error err = {{0}};
     lock_store(r->srv);
-    int rc = decide(r->srv, &m, proba, &d, &err);
+    int rc = decide(r->srv, r->model, &m, proba, &d, &err);
     unlock_store(r->srv);
     if (rc != 0) {
-        internal_error(r, &err);
+        kn_api_internal_error(r, &err);
     } else {
         int automatic = d.action == KN_ROUTE_AUTO_REPLY;
         json_t *reply = automatic ? json_pack("{s:s,s:s}", "language", d.reply_language, "text", d.reply_text)
                                   : json_null();
         kn_respond_json(r, MHD_HTTP_OK,
                         json_pack("{s:I,s:s,s:s,s:f,s:f,s:f,s:s,s:o}", "message_id", (json_int_t)m.id, "action",
-                                  automatic ? "auto_reply" : "human", "topic", r->srv->bundle->classes[d.topic],
+                                  automatic ? "auto_reply" : "human", "topic", r->model->bundle->classes[d.topic],
                                   "probability", d.probability, "margin", d.margin, "threshold", d.threshold,
                                   "reason", d.reason, "reply", reply));
+        kn_metrics_decision(r->srv->metrics, r->model->bundle->classes[d.topic], automatic ? "auto_reply" : "human");
         kn_route_decision_free(&d);
     }
     free(proba);
@@ -437,7 +433,7 @@ static void topics_list(kn_request *r, char **args)
     int rc = kn_store_list_topics(r->srv->store, &topics, &n, &err);
     unlock_store(r->srv);
     if (rc != 0) {
-        internal_error(r, &err);
+        kn_api_internal_error(r, &err);
         return;
     }
     json_t *arr = json_array();
@@ -462,7 +458,7 @@ static int load_topic(kn_request *r, const char *name, kn_topic *t, int respond_
     lock_store(r->srv);
     int rc = kn_store_get_topic(r->srv->store, name, t, &err);
     unlock_store(r->srv);
-    if (rc < 0) internal_error(r, &err);
+    if (rc < 0) kn_api_internal_error(r, &err);
     if (rc == 1 && respond_missing)
         kn_respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "topic \"%.200s\" does not exist", name);
     return rc;
@@ -479,7 +475,7 @@ static void topic_get(kn_request *r, char **args)
     int rc = kn_store_reply_languages(r->srv->store, t.name, &langs, &n, &err);
     unlock_store(r->srv);
     if (rc < 0) {
-        internal_error(r, &err);
+        kn_api_internal_error(r, &err);
     } else {
         json_t *out = topic_json(&t), *arr = json_array();
         for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_string(langs[i]));
@@ -496,7 +492,7 @@ static void topic_put(kn_request *r, char **args)
 {
     static const char *const keys[] = {"description", "automatable", "threshold", NULL};
     json_t *body = kn_request_json(r);
-    if (!body || only_keys(r, body, "", keys) != 0) goto done;
+    if (!body || kn_api_only_keys(r, body, "", keys) != 0) goto done;
     kn_topic t;
     int found = load_topic(r, args[0], &t, 0);
     if (found < 0) goto done;
@@ -525,7 +521,7 @@ static void topic_put(kn_request *r, char **args)
         lock_store(r->srv);
         t.id = t.name ? kn_store_put_topic(r->srv->store, &t, &err) : kn_fail(&err, "out of memory");
         unlock_store(r->srv);
-        if (t.id < 0) internal_error(r, &err);
+        if (t.id < 0) kn_api_internal_error(r, &err);
         else kn_respond_json(r, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, topic_json(&t));
     }
     kn_topic_free(&t);
@@ -550,7 +546,7 @@ static void reply_put(kn_request *r, char **args)
     static const char *const keys[] = {"text", NULL};
     json_t *body = kn_request_json(r);
     const char *text;
-    if (!body || only_keys(r, body, "", keys) != 0 || req_text(r, body, "", &text) != 0) goto done;
+    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || req_text(r, body, "", &text) != 0) goto done;
     if (!valid_tag(args[1])) {
         kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
                          "\"%.40s\" is not a language tag such as \"fi\" or \"pt-BR\"", args[1]);
@@ -563,7 +559,7 @@ static void reply_put(kn_request *r, char **args)
     lock_store(r->srv);
     int rc = kn_store_put_reply(r->srv->store, args[0], args[1], text, &err);
     unlock_store(r->srv);
-    if (rc != 0) internal_error(r, &err);
+    if (rc != 0) kn_api_internal_error(r, &err);
     else kn_respond_json(r, MHD_HTTP_OK, json_pack("{s:s,s:s,s:s}", "topic", args[0], "language", args[1], "text", text));
 done:
     json_decref(body);
@@ -571,25 +567,49 @@ done:
 
 /* ---- the table and the dispatcher ----------------------------------------------------- */
 
+/* GET /metrics (admin, service): Prometheus text format 0.0.4. */
+static void metrics_get(kn_request *r, char **args)
+{
+    (void)args;
+    char *text = kn_metrics_render(r->srv->metrics);
+    if (!text) kn_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+    else kn_respond_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+/* GET /api/openapi.json (no token): the OpenAPI 3.0 description compiled into the binary. */
+static void openapi_get(kn_request *r, char **args)
+{
+    (void)args;
+    kn_respond_static(r, MHD_HTTP_OK, "application/json", kn_openapi_json);
+}
+
 typedef struct api_route {
     const char *method;
     const char *pattern; /* "*" segments capture one path segment */
+    const char *name;    /* the pattern as metrics and the docs show it */
     int roles;           /* 0: no token needed */
     handler_fn fn;
 } api_route;
 
+/* Keep in step with the OpenAPI document (openapi.c) and docs/API.md. */
 static const api_route routes[] = {
-    {"GET", "/healthz", 0, health},
-    {"POST", "/api/messages", ALL_ROLES, messages_create},
-    {"GET", "/api/messages/*", ALL_ROLES, message_get},
-    {"POST", "/api/messages/*/classify", ALL_ROLES, message_classify},
-    {"POST", "/api/messages/*/route", KN_ROLE_ADMIN | KN_ROLE_SERVICE, message_route},
-    {"POST", "/api/classify", ALL_ROLES, classify_text},
-    {"GET", "/api/topics", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topics_list},
-    {"GET", "/api/topics/*", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_get},
-    {"PUT", "/api/topics/*", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_put},
-    {"DELETE", "/api/topics/*", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_delete},
-    {"PUT", "/api/topics/*/replies/*", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, reply_put},
+    {"GET", "/healthz", "/healthz", 0, health},
+    {"GET", "/metrics", "/metrics", KN_ROLE_ADMIN | KN_ROLE_SERVICE, metrics_get},
+    {"GET", "/api/openapi.json", "/api/openapi.json", 0, openapi_get},
+    {"POST", "/api/messages", "/api/messages", ALL_ROLES, messages_create},
+    {"GET", "/api/messages/*", "/api/messages/{id}", ALL_ROLES, message_get},
+    {"POST", "/api/messages/*/classify", "/api/messages/{id}/classify", ALL_ROLES, message_classify},
+    {"POST", "/api/messages/*/route", "/api/messages/{id}/route", KN_ROLE_ADMIN | KN_ROLE_SERVICE, message_route},
+    {"POST", "/api/classify", "/api/classify", ALL_ROLES, classify_text},
+    {"GET", "/api/topics", "/api/topics", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topics_list},
+    {"GET", "/api/topics/*", "/api/topics/{name}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_get},
+    {"PUT", "/api/topics/*", "/api/topics/{name}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_put},
+    {"DELETE", "/api/topics/*", "/api/topics/{name}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, topic_delete},
+    {"PUT", "/api/topics/*/replies/*", "/api/topics/{name}/replies/{lang}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR,
+     reply_put},
+    {"GET", "/api/models", "/api/models", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR | KN_ROLE_SERVICE, kn_api_models_list},
+    {"POST", "/api/models", "/api/models", KN_ROLE_ADMIN, kn_api_models_create},
+    {"POST", "/api/models/*/activate", "/api/models/{id}/activate", KN_ROLE_ADMIN, kn_api_models_activate},
 };
 
 /* Splits "/a/b/c" in place into segments; -1 for too many or empty segments. */
@@ -620,6 +640,18 @@ static int match(const char *pattern, char **seg, int n, char **args)
     return 1;
 }
 
+const char *kn_api_pattern(const char *url)
+{
+    static const char unmatched[] = "unmatched"; /* one pointer: metrics compare patterns by address */
+    char path[512], *seg[MAX_SEGMENTS], *args[MAX_SEGMENTS];
+    if (strlen(url) >= sizeof path) return unmatched;
+    memcpy(path, url, strlen(url) + 1);
+    int n = split(path, seg);
+    for (size_t i = 0; n >= 0 && i < sizeof routes / sizeof routes[0]; i++)
+        if (match(routes[i].pattern, seg, n, args)) return routes[i].name;
+    return unmatched;
+}
+
 void kn_api_dispatch(kn_request *r)
 {
     char *path = strdup(r->path), *seg[MAX_SEGMENTS], *args[MAX_SEGMENTS];
@@ -636,7 +668,14 @@ void kn_api_dispatch(kn_request *r)
         else snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "", routes[i].method);
     }
     if (found) {
-        if (found->roles == 0 || kn_auth_check(r, found->roles) == 0) found->fn(r, args);
+        if (found->roles == 0 || kn_auth_check(r, found->roles) == 0) {
+            /* The handler works with the model live when it starts, to its end, even if an
+             * activation swaps in another one meanwhile. */
+            r->model = kn_live_acquire(r->srv);
+            found->fn(r, args);
+            kn_live_release(r->srv, r->model);
+            r->model = NULL;
+        }
     } else if (*allow) {
         kn_respond_method_not_allowed(r, allow);
     } else {

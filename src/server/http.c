@@ -27,14 +27,15 @@ static void free_request(kn_request *r)
 
 /* ---- responses ------------------------------------------------------------------------- */
 
-static int queue(kn_request *r, unsigned status, char *text, const char *allow)
+static int queue_with(kn_request *r, unsigned status, const char *text, enum MHD_ResponseMemoryMode mode,
+                      const char *content_type, const char *allow)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, mode);
     if (!resp) {
-        free(text);
+        if (mode == MHD_RESPMEM_MUST_FREE) free((char *)text);
         return -1;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
@@ -42,6 +43,21 @@ static int queue(kn_request *r, unsigned status, char *text, const char *allow)
     r->responded = 1;
     r->status = status;
     return 0;
+}
+
+static int queue(kn_request *r, unsigned status, char *text, const char *allow)
+{
+    return queue_with(r, status, text, MHD_RESPMEM_MUST_FREE, "application/json", allow);
+}
+
+int kn_respond_text(kn_request *r, unsigned status, const char *content_type, char *text)
+{
+    return queue_with(r, status, text, MHD_RESPMEM_MUST_FREE, content_type, NULL);
+}
+
+int kn_respond_static(kn_request *r, unsigned status, const char *content_type, const char *text)
+{
+    return queue_with(r, status, text, MHD_RESPMEM_PERSISTENT, content_type, NULL);
 }
 
 static int respond(kn_request *r, unsigned status, json_t *body, const char *allow)
@@ -219,6 +235,8 @@ void kn_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, e
     kn_request *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    if (r->method && r->path)
+        kn_metrics_request(r->srv->metrics, r->method, kn_api_pattern(r->path), r->status, ms_since(&r->start) / 1e3);
     if (r->method && r->path) {
         char stamp[32];
         time_t now = time(NULL);

@@ -1,4 +1,5 @@
-/* server.c - starting and stopping `kanava serve`: open the workspace and the bundle, start
+/* server.c - starting and stopping `kanava serve`: open the workspace and the first model
+ * (--model DIR or the workspace's active model), start
  * libmicrohttpd's thread pool on the bind address, wait for SIGINT or SIGTERM, stop. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,15 +70,30 @@ static int make_address(const char *host, int port, struct sockaddr_storage *add
     return kn_fail(err, "--bind %s: not a numeric IPv4 or IPv6 address", host);
 }
 
-/* The models row of the bundle (by its absolute path), where predictions and decisions
- * point; -1 with err. */
-static int64_t register_model(kn_server *srv, kn_error *err)
+/* The model to start with: --model DIR (registered here; marked active once the server
+ * listens), else the workspace's active model. Opens it and makes it live. */
+static int load_first_model(kn_server *srv, kn_error *err)
 {
-    char *path = realpath(srv->opt.model_dir, NULL);
-    if (!path) return kn_fail(err, "%s: %s", srv->opt.model_dir, strerror(errno));
-    int64_t id = kn_store_model_for_bundle(srv->store, path, kn_method_name(srv->bundle->method), err);
-    free(path);
-    return id;
+    const char *dir = srv->opt.model_dir;
+    kn_model_info active = {0};
+    if (!dir) {
+        int rc = kn_store_active_model(srv->store, &active, err);
+        if (rc < 0) return -1;
+        if (rc == 1)
+            return kn_fail(err, "the workspace has no active model: pass --model BUNDLE_DIR (it is registered and "
+                                "made active)");
+        dir = active.bundle_path;
+    }
+    int bad_bundle = 0;
+    kn_live_model *m = kn_live_load(srv, dir, &bad_bundle, err);
+    if (!m && active.bundle_path) {
+        kn_error e = *err;
+        kn_fail(err, "the workspace's active model %lld: %s", (long long)active.id, e.msg);
+    }
+    kn_model_info_free(&active);
+    if (!m) return -1;
+    kn_live_swap(srv, m);
+    return 0;
 }
 
 static struct MHD_Daemon *start(kn_server *srv, kn_error *err)
@@ -102,7 +118,6 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
     memset(&srv, 0, sizeof srv);
     srv.opt = *o;
     if (!o->db_path) return kn_fail(err, "no workspace database given");
-    if (!o->model_dir) return kn_fail(err, "no model: pass --model BUNDLE_DIR");
     if (o->threads < 1 || o->threads > 256) return kn_fail(err, "--threads %d: expected 1 to 256", o->threads);
     if (o->port < 1 || o->port > 65535) return kn_fail(err, "--port %d: expected 1 to 65535", o->port);
     if (o->max_body < 1) return kn_fail(err, "--max-body must be at least 1 byte");
@@ -122,13 +137,18 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
 
     int rc = -1;
     struct MHD_Daemon *daemon = NULL;
-    srv.store = kn_store_open(o->db_path, 0, err);
-    if (srv.store) srv.bundle = kn_bundle_open(o->model_dir, err);
-    if (srv.bundle) srv.model_id = register_model(&srv, err);
-    if (srv.model_id > 0) {
-        pthread_mutex_init(&srv.store_lock, NULL);
-        pthread_mutex_init(&srv.bundle_lock, NULL);
-        daemon = start(&srv, err);
+    pthread_mutex_init(&srv.store_lock, NULL);
+    pthread_mutex_init(&srv.model_lock, NULL);
+    pthread_mutex_init(&srv.swap_lock, NULL);
+    srv.metrics = kn_metrics_new();
+    if (!srv.metrics) kn_fail(err, "out of memory");
+    else srv.store = kn_store_open(o->db_path, 0, err);
+    if (srv.store && load_first_model(&srv, err) == 0) daemon = start(&srv, err);
+    /* Only a server that runs makes its model the workspace's active one (a failed start,
+     * say a port in use, leaves the workspace as it was). */
+    if (daemon && kn_live_mark_active(&srv, srv.live->id, err) != 0) {
+        MHD_stop_daemon(daemon);
+        daemon = NULL;
     }
     if (daemon) {
         fprintf(stderr, "listening on http://%s%s%s:%d\n", strchr(o->bind, ':') ? "[" : "", o->bind,
@@ -139,12 +159,12 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
         MHD_stop_daemon(daemon);
         rc = 0;
     }
-    if (srv.model_id > 0) {
-        pthread_mutex_destroy(&srv.store_lock);
-        pthread_mutex_destroy(&srv.bundle_lock);
-    }
-    if (srv.bundle) kn_bundle_close(srv.bundle);
+    kn_live_swap(&srv, NULL); /* every request is done: this closes the live bundle */
     if (srv.store) kn_store_close(srv.store);
+    kn_metrics_free(srv.metrics);
+    pthread_mutex_destroy(&srv.store_lock);
+    pthread_mutex_destroy(&srv.model_lock);
+    pthread_mutex_destroy(&srv.swap_lock);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     return rc;
 }

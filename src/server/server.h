@@ -1,8 +1,11 @@
-/* server.h - `kanava serve`: the HTTP JSON API over a workspace and a trained bundle.
+/* server.h - `kanava serve`: the HTTP JSON API over a workspace and its live model.
  *
- * Endpoints (JSON in and out; every one but GET /healthz needs "Authorization: Bearer
- * TOKEN", a token of the workspace; see api.c for which role may call what):
+ * Endpoints (JSON in and out; every one but GET /healthz and GET /api/openapi.json needs
+ * "Authorization: Bearer TOKEN", a token of the workspace; the route table in api.c says
+ * which role may call what, docs/API.md and the OpenAPI document describe them):
  *   GET    /healthz                              {"status": "ok"}
+ *   GET    /metrics                              Prometheus text format 0.0.4
+ *   GET    /api/openapi.json                     the OpenAPI 3.0 description (openapi.c)
  *   POST   /api/messages                         one message or {"messages": [...]}
  *   GET    /api/messages/{id}
  *   POST   /api/messages/{id}/classify           topic, probability, top 3
@@ -13,6 +16,9 @@
  *   PUT    /api/topics/{name}                    {description?, automatable?, threshold?}
  *   DELETE /api/topics/{name}
  *   PUT    /api/topics/{name}/replies/{lang}     {"text": ...}
+ *   GET    /api/models                           the workspace's models, which one is active
+ *   POST   /api/models                           {"bundle_path": DIR}: validate and register
+ *   POST   /api/models/{id}/activate             hot swap: requests in flight keep their model
  * Errors: {"error": {"code": "...", "message": "..."}} with the HTTP status.
  * One line per request goes to stderr (method, path, status, milliseconds); message text
  * never does. */
@@ -25,7 +31,8 @@
 
 typedef struct kn_server_options {
     const char *db_path;           /* the workspace database (DIR/kanava.db) */
-    const char *model_dir;         /* the bundle directory */
+    const char *model_dir;         /* the bundle directory (registered and made active); NULL:
+                                    * the workspace's active model */
     const char *bind;              /* numeric address, default 127.0.0.1 */
     int port;                      /* default 8080 */
     int threads;                   /* MHD thread pool size, default 4 */
@@ -36,7 +43,7 @@ typedef struct kn_server_options {
 
 void kn_server_default_options(kn_server_options *o);
 
-/* Opens the workspace and the bundle, listens, and serves until SIGINT or SIGTERM; then
+/* Opens the workspace and the first model, listens, and serves until SIGINT or SIGTERM; then
  * stops cleanly. 0 after a clean stop, -1 with err when it cannot start. */
 int kn_server_run(const kn_server_options *o, kn_error *err);
 

@@ -14,15 +14,31 @@
 #include "server/server.h"
 #include "store/store.h"
 
-/* The store (one SQLite connection) and the bundle (scratch buffers) are each used by one
- * thread at a time. Nobody holds both locks at once. */
+/* A bundle as the server runs it, shared by the requests that use it. refs counts the
+ * server's own reference (while it is the live model) and one per request in flight; the
+ * last release closes the bundle. The bundle has scratch buffers, so lock serialises its
+ * predictions (requests on different models predict in parallel). */
+typedef struct kn_live_model {
+    kn_bundle *bundle;
+    int64_t id; /* its row in the models table (predictions, decisions) */
+    pthread_mutex_t lock;
+    int refs; /* under kn_server.model_lock */
+} kn_live_model;
+
+typedef struct kn_metrics kn_metrics; /* http_metrics.c */
+
+/* The store (one SQLite connection) is used by one thread at a time (store_lock). live is
+ * swapped under model_lock, held only to take or drop a reference; swap_lock orders whole
+ * activations (open the new bundle, mark it active in the store, swap). Lock order:
+ * swap_lock, then store_lock or model_lock or a model's lock, never two of the last three. */
 typedef struct kn_server {
     kn_server_options opt;
     kn_store *store;
     pthread_mutex_t store_lock;
-    int64_t model_id; /* the bundle's row in the models table (predictions, decisions) */
-    kn_bundle *bundle;
-    pthread_mutex_t bundle_lock;
+    kn_live_model *live;
+    pthread_mutex_t model_lock;
+    pthread_mutex_t swap_lock;
+    kn_metrics *metrics;
 } kn_server;
 
 /* One HTTP request, from its first header to the completion callback. */
@@ -38,6 +54,7 @@ typedef struct kn_request {
     unsigned status;
     struct timespec start;
     char role[16];  /* set by kn_auth_check */
+    kn_live_model *model; /* a reference to the live model while the handler runs */
 } kn_request;
 
 /* ---- http.c ---------------------------------------------------------------------------- */
@@ -54,6 +71,9 @@ int kn_respond_error(kn_request *r, unsigned status, const char *code, const cha
     __attribute__((format(printf, 4, 5)));
 /* 405 with an Allow header. */
 int kn_respond_method_not_allowed(kn_request *r, const char *allow);
+/* Queues text (malloc'ed, consumed) or a static text with a content type. 0 or -1. */
+int kn_respond_text(kn_request *r, unsigned status, const char *content_type, char *text);
+int kn_respond_static(kn_request *r, unsigned status, const char *content_type, const char *text);
 /* Parses the body as one JSON object. NULL after queueing 415 (not application/json),
  * 400 (empty, malformed: names the problem and its position) or 422 (not an object). */
 json_t *kn_request_json(kn_request *r);
@@ -68,7 +88,56 @@ int kn_auth_check(kn_request *r, int roles);
 
 /* ---- api.c ----------------------------------------------------------------------------- */
 
-/* Routes a complete request to its handler, which queues the response. */
+/* Routes a complete request to its handler, which queues the response; the handler runs
+ * with a reference to the live model in r->model. */
 void kn_api_dispatch(kn_request *r);
+/* The path pattern of the endpoint that path belongs to ("/api/messages/{id}/route"), for
+ * metrics; "unmatched" when there is none. A static string. */
+const char *kn_api_pattern(const char *path);
+/* Helpers the handler files share. */
+int64_t kn_api_parse_id(const char *s);
+int kn_api_only_keys(kn_request *r, json_t *obj, const char *where, const char *const *allowed);
+void kn_api_internal_error(kn_request *r, const kn_error *err);
+
+/* ---- api_models.c: GET/POST /api/models, POST /api/models/{id}/activate --------------- */
+
+void kn_api_models_list(kn_request *r, char **args);
+void kn_api_models_create(kn_request *r, char **args);
+void kn_api_models_activate(kn_request *r, char **args);
+
+/* ---- live_model.c: the live bundle and its hot swap ----------------------------------- */
+
+/* Opens the bundle at dir (an absolute path) as model id, with one reference. */
+kn_live_model *kn_live_open(const char *dir, int64_t id, kn_error *err);
+/* A reference to the live model (never NULL while the server runs); drop it with release. */
+kn_live_model *kn_live_acquire(kn_server *srv);
+void kn_live_release(kn_server *srv, kn_live_model *m);
+/* Makes m (with its one reference, which the server takes over) the live model; the old one
+ * is closed once its last request is done. Counts a swap in the metrics. */
+void kn_live_swap(kn_server *srv, kn_live_model *m);
+/* proba (n_classes floats) of one text. */
+int kn_live_predict(kn_live_model *m, const char *text, float *proba, kn_error *err);
+/* The classes count recorded in the models table: {"classes": N}; malloc'ed. */
+char *kn_live_metrics_json(const kn_bundle *b);
+/* Opens dir and registers it in the store (not active; the store lock is taken here): the
+ * model with one reference, or NULL with err (bad_bundle = 1 when the bundle did not open). */
+kn_live_model *kn_live_load(kn_server *srv, const char *dir, int *bad_bundle, kn_error *err);
+/* Marks model id the workspace's active one (the store lock is taken here). */
+int kn_live_mark_active(kn_server *srv, int64_t id, kn_error *err);
+
+/* ---- http_metrics.c: Prometheus counters ----------------------------------------------- */
+
+kn_metrics *kn_metrics_new(void);
+void kn_metrics_free(kn_metrics *m);
+/* One answered request: method, path pattern (static strings), status, seconds. */
+void kn_metrics_request(kn_metrics *m, const char *method, const char *pattern, unsigned status, double seconds);
+void kn_metrics_decision(kn_metrics *m, const char *topic, const char *action);
+void kn_metrics_swap(kn_metrics *m, int64_t active_id, int count_swap);
+/* The text exposition format 0.0.4; malloc'ed, NULL when out of memory. */
+char *kn_metrics_render(kn_metrics *m);
+
+/* ---- openapi.c ----------------------------------------------------------------------- */
+
+extern const char kn_openapi_json[];
 
 #endif

@@ -159,4 +159,34 @@ int64_t kn_store_add_decision(kn_store *s, const kn_decision_record *d, kn_error
 
 /* ---- end of server block ------------------------------------------------------------- */
 
+/* ---- server models (issue 6): the models a server can run and the active one
+ * (models.c) ---------------------------------------------------------------------------- */
+
+/* One row of the models table. metrics is JSON text (the server keeps {"classes": N} there)
+ * or NULL. */
+typedef struct kn_model_info {
+    int64_t id;
+    char *bundle_path;
+    char *method;
+    char *metrics;
+    int64_t created_at; /* unix seconds */
+    int active;
+} kn_model_info;
+
+void kn_model_info_free(kn_model_info *m);
+void kn_model_infos_free(kn_model_info *list, size_t n);
+/* The id of the row for bundle_path and method, adding it (not active) when there is none
+ * (*added = 1, added may be NULL); metrics_json, when given, replaces the row's metrics. */
+int64_t kn_store_register_model(kn_store *s, const char *bundle_path, const char *method, const char *metrics_json,
+                                int *added, kn_error *err);
+/* Every model, by id; free with kn_model_infos_free. */
+int kn_store_list_models(kn_store *s, kn_model_info **out, size_t *n, kn_error *err);
+/* 0 and *out, 1 when there is no such model (or no active one), -1 on error. */
+int kn_store_get_model(kn_store *s, int64_t id, kn_model_info *out, kn_error *err);
+int kn_store_active_model(kn_store *s, kn_model_info *out, kn_error *err);
+/* Makes id the one active model (in one transaction); 1 when there is no such model. */
+int kn_store_activate_model(kn_store *s, int64_t id, kn_error *err);
+
+/* ---- end of server models block ------------------------------------------------------- */
+
 #endif
