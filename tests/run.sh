@@ -73,6 +73,10 @@ run workspace tests/workspace_test.sh build
 run san/workspace tests/workspace_test.sh build-san
 run server tests/server_test.sh build
 run san/server tests/server_test.sh build-san
+run demo tests/demo_test.sh build
+run san/demo tests/demo_test.sh build-san
+run crash tests/crash_test.sh build
+run san/crash tests/crash_test.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
     --model-dir "$KANAVA_MODELS/use-lite"
 
