@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end checks of `kanava serve`: every endpoint and role over HTTP with curl, errors
-# (401, 403, 400, 404, 405, 413, 415, 422), routing decisions, models and their hot swap
+# (401, 403, 400, 404, 405, 409, 413, 415, 422), annotations, routing decisions, models and their hot swap
 # under load, /metrics, the OpenAPI document and the request log.
 # Usage: tests/server_test.sh BUILD_DIR  (needs curl and jq; trains a tfidf and a bm25 bundle)
 set -u
@@ -277,6 +277,86 @@ check "annotator reads messages" is 200
 api GET /api/topics "$ADMIN"
 check "admin lists topics" is 200
 
+# --- annotations: create, list, get, delete (admin, annotator write; service reads)
+api GET "/api/messages/$M_FRAUD/annotations" "$ANNOTATOR"
+check "list the annotations of a message without any: 200" is 200
+jqc "an empty list" '.annotations == []'
+api POST "/api/messages/$M_FRAUD/annotations" "$ANNOTATOR" '{"topic":"fraud","annotator":"liisa"}'
+check "annotator annotates a message: 201" is 201
+jqc "the annotation comes back" ".id > 0 and .message_id == $M_FRAUD and .topic == \"fraud\" and .annotator == \"liisa\" and .created_at > 0"
+A1=$(jq .id <<<"$body")
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":"lost_card"}'
+check "admin annotates without an annotator: 201" is 201
+jqc "the annotator defaults to api" '.annotator == "api" and .topic == "lost_card"'
+A2=$(jq .id <<<"$body")
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":"fraud","annotator":null}'
+jqc "a null annotator is the default too" '.annotator == "api"'
+A3=$(jq .id <<<"$body")
+api GET "/api/messages/$M_FRAUD/annotations" "$SERVICE"
+check "service lists a message's annotations" is 200
+jqc "the annotations, oldest first" "[.annotations[] | {id, topic, annotator}] == [{\"id\":$A1,\"topic\":\"fraud\",\"annotator\":\"liisa\"},{\"id\":$A2,\"topic\":\"lost_card\",\"annotator\":\"api\"},{\"id\":$A3,\"topic\":\"fraud\",\"annotator\":\"api\"}]"
+jqc "every listed annotation names its message" "[.annotations[].message_id == $M_FRAUD] | all"
+api GET "/api/annotations/$A1" "$SERVICE"
+check "service reads an annotation" is 200
+jqc "GET one annotation" ".id == $A1 and .message_id == $M_FRAUD and .topic == \"fraud\" and .annotator == \"liisa\" and .created_at > 0"
+check "the annotation is in the workspace" \
+    [ "$(sql "SELECT a.message_id, t.name, a.annotator FROM annotations a JOIN topics t ON t.id = a.topic_id WHERE a.id = $A1")" = "$M_FRAUD|fraud|liisa" ]
+api GET /api/annotations/999999 "$ADMIN"
+check "unknown annotation: 404" err_is 404 not_found
+jqc "the 404 names the annotation" '.error.message == "annotation 999999 does not exist"'
+api GET /api/annotations/abc "$ADMIN"
+check "a non-numeric annotation id: 404" err_is 404 not_found
+api POST /api/messages/999999/annotations "$ADMIN" '{"topic":"fraud"}'
+check "annotate an unknown message: 404" err_is 404 not_found
+jqc "the 404 names the message" '.error.message == "message 999999 does not exist"'
+api GET /api/messages/999999/annotations "$ADMIN"
+check "list the annotations of an unknown message: 404" err_is 404 not_found
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":"no_such_topic"}'
+check "annotate with an unknown topic: 422" err_is 422 invalid
+jqc "the 422 names the topic" '.error.message | test("no_such_topic")'
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":42}'
+check "a topic that is not a string: 422" err_is 422 invalid
+jqc "the 422 names the field" '.error.message | test("topic")'
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":"fraud","annotator":7}'
+check "an annotator that is not a string: 422" err_is 422 invalid
+jqc "the 422 names the annotator" '.error.message | test("annotator")'
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{}'
+check "annotate without a topic: 422" err_is 422 invalid
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic":"fraud","label":"x"}'
+check "annotate with an unknown field: 422" err_is 422 invalid
+api POST "/api/messages/$M_FRAUD/annotations" "$ADMIN" '{"topic": "fraud"'
+check "annotate with malformed JSON: 400" err_is 400 bad_json
+api POST "/api/messages/$M_FRAUD/annotations" "$SERVICE" '{"topic":"fraud"}'
+check "service may not annotate: 403" err_is 403 forbidden
+api DELETE "/api/annotations/$A1" "$SERVICE"
+check "service may not delete an annotation: 403" err_is 403 forbidden
+api PUT "/api/annotations/$A1" "$ADMIN" '{}'
+check "PUT on an annotation: 405" err_is 405 method_not_allowed
+allow=$(curl -s -D - -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN" "$URL/api/messages/$M_FRAUD/annotations" | tr -d '\r' | grep -i '^allow:')
+check "the 405 on a message's annotations allows GET and POST" [ "$allow" = "Allow: GET, POST" ]
+status=$(curl -s -o "$TMP/body" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $ANNOTATOR" "$URL/api/annotations/$A3")
+check "annotator deletes an annotation: 204" is 204
+check "with no body" [ ! -s "$TMP/body" ]
+api GET "/api/annotations/$A3" "$ADMIN"
+check "a deleted annotation is gone: 404" err_is 404 not_found
+api DELETE "/api/annotations/$A3" "$ADMIN"
+check "delete it again: 404" err_is 404 not_found
+api GET "/api/messages/$M_FRAUD/annotations" "$ADMIN"
+jqc "the list no longer holds it" "[.annotations[].id] == [$A1, $A2]"
+# a topic with annotations cannot be deleted until they are
+api PUT /api/topics/labelled "$ADMIN" '{}'
+api POST "/api/messages/$M_LOGIN/annotations" "$ANNOTATOR" '{"topic":"labelled"}'
+A4=$(jq .id <<<"$body")
+api DELETE /api/topics/labelled "$ADMIN"
+check "deleting a topic with annotations: 409" err_is 409 conflict
+jqc "the 409 says why" '.error.message | test("1 annotation")'
+api GET /api/topics/labelled "$ADMIN"
+check "the topic stays" is 200
+api DELETE "/api/annotations/$A4" "$ADMIN"
+check "admin deletes the annotation: 204" is 204
+api DELETE /api/topics/labelled "$ADMIN"
+check "then the topic can be deleted" is 200
+
 # --- models: list, register, activate
 api GET /api/models "$SERVICE"
 check "GET /api/models" is 200
@@ -411,6 +491,10 @@ check "route requests counted by path pattern ($r0)" [ "$r0" -ge $((LOAD_OK / 4)
 check "the swaps counted" [ "$(mval kanava_model_swaps_total)" -ge $((SWAPS + 2)) ]
 check "the active model id" [ "$(mval kanava_active_model_id)" = "$M_BM25" ]
 check "decisions counted by topic and action" grep -qE '^kanava_route_decisions_total\{topic="lost_card",action="auto_reply"\} [1-9]' "$TMP/metrics"
+check "annotation requests are counted by path pattern" \
+    grep -qE '^kanava_http_requests_total\{method="POST",path_pattern="/api/messages/\{id\}/annotations",status="201"\} [1-9]' "$TMP/metrics"
+check "annotation deletes are counted by path pattern" \
+    grep -qE '^kanava_http_requests_total\{method="DELETE",path_pattern="/api/annotations/\{id\}",status="204"\} [1-9]' "$TMP/metrics"
 check "a 404 is counted under an unmatched pattern" grep -qE '^kanava_http_requests_total\{method="GET",path_pattern="unmatched",status="404"\} [1-9]' "$TMP/metrics"
 check "the histogram has every bucket up to 2.5 s and +Inf" \
     [ "$(grep -c '^kanava_http_request_duration_seconds_bucket{path_pattern="/api/classify",le=' "$TMP/metrics")" = 12 ]
@@ -432,6 +516,10 @@ POST /api/messages
 GET /api/messages/{id}
 POST /api/messages/{id}/classify
 POST /api/messages/{id}/route
+GET /api/messages/{id}/annotations
+POST /api/messages/{id}/annotations
+GET /api/annotations/{id}
+DELETE /api/annotations/{id}
 POST /api/classify
 GET /api/topics
 GET /api/topics/{name}
@@ -444,6 +532,7 @@ POST /api/models/{id}/activate"
 api GET /api/openapi.json ""
 check "GET /api/openapi.json needs no token" is 200
 check "it is valid JSON" jq -e . <<<"$body" >/dev/null
+check "python's json module parses it too" /usr/bin/python3 -c 'import json, sys; json.load(sys.stdin)' <<<"$body"
 jqc "OpenAPI 3.0 with a title and bearer auth" '(.openapi | startswith("3.0")) and (.info.title | length > 0) and .components.securitySchemes.bearerAuth.scheme == "bearer"'
 documented=$(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(ascii_upcase) \($p)"' <<<"$body" | sort)
 check "it documents exactly the endpoints the server answers" [ "$documented" = "$(sort <<<"$ENDPOINTS")" ]

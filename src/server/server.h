@@ -10,6 +10,10 @@
  *   GET    /api/messages/{id}
  *   POST   /api/messages/{id}/classify           topic, probability, top 3
  *   POST   /api/messages/{id}/route              auto_reply or human, sets the status
+ *   GET    /api/messages/{id}/annotations        {"annotations": [...]}
+ *   POST   /api/messages/{id}/annotations        {"topic", "annotator"?} -> 201 the annotation
+ *   GET    /api/annotations/{id}
+ *   DELETE /api/annotations/{id}                 204
  *   POST   /api/classify                         {"text": ...} -> topic, probability, top 3
  *   GET    /api/topics
  *   GET    /api/topics/{name}

@@ -105,6 +105,13 @@ void kn_api_models_list(kn_request *r, char **args);
 void kn_api_models_create(kn_request *r, char **args);
 void kn_api_models_activate(kn_request *r, char **args);
 
+/* ---- api_annotations.c: /api/messages/{id}/annotations, /api/annotations/{id} ---------- */
+
+void kn_api_annotations_create(kn_request *r, char **args);
+void kn_api_annotations_list(kn_request *r, char **args);
+void kn_api_annotation_get(kn_request *r, char **args);
+void kn_api_annotation_delete(kn_request *r, char **args);
+
 /* ---- live_model.c: the live bundle and its hot swap ----------------------------------- */
 
 /* Opens the bundle at dir (an absolute path) as model id, with one reference. */

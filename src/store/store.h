@@ -189,4 +189,28 @@ int kn_store_activate_model(kn_store *s, int64_t id, kn_error *err);
 
 /* ---- end of server models block ------------------------------------------------------- */
 
+/* ---- annotations CRUD (issue: topics and annotations CRUD over the HTTP API): reading
+ * and deleting annotations (annotations.c); adding one is kn_store_annotate ------------- */
+
+/* One annotation: an expert's topic for a message. */
+typedef struct kn_annotation {
+    int64_t id;
+    int64_t message_id;
+    char *topic;        /* the topic's name */
+    char *annotator;    /* may be NULL */
+    int64_t created_at; /* unix seconds */
+} kn_annotation;
+
+void kn_annotation_free(kn_annotation *a);
+void kn_annotations_free(kn_annotation *list, size_t n);
+/* The annotations of message_id, oldest first (by id; possibly none); 1 when there is no
+ * such message. Free *out with kn_annotations_free. */
+int kn_store_list_annotations(kn_store *s, int64_t message_id, kn_annotation **out, size_t *n, kn_error *err);
+/* 0 and *out (free with kn_annotation_free), 1 when there is no such annotation. */
+int kn_store_get_annotation(kn_store *s, int64_t id, kn_annotation *out, kn_error *err);
+/* 1 when there is no such annotation. */
+int kn_store_delete_annotation(kn_store *s, int64_t id, kn_error *err);
+
+/* ---- end of annotations CRUD block ---------------------------------------------------- */
+
 #endif
