@@ -8,8 +8,10 @@ BUILD_PKGS=(build-essential pkg-config libopenblas-openmp-dev libopenblas0-pthre
 # Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm curl jq)
 
-# Benchmark peers only (bench/peers/fasttext_peer.py): the fastText command line tool.
-BENCH_PKGS=(fasttext)
+# Benchmark peers and load generators only: the fastText command line tool
+# (bench/peers/fasttext_peer.py); wrk, Flask and gunicorn for bench/serve_bench.sh
+# (bench/peers/flask_route.py).
+BENCH_PKGS=(fasttext wrk python3-flask gunicorn)
 
 # (no option): build + test packages; --build-only: build packages only;
 # --bench: additionally the benchmark peers' packages (combines with either).
