@@ -197,3 +197,16 @@ int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, 
     if (!X) return kn_fail(err, "calibration: needs the training rows");
     return calibrate(m, NULL, X, y, X->n_rows, opt, folds, fits, seed, nll_before, nll_after, err);
 }
+
+int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,
+                                         const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                         double *nll_before, double *nll_after, kn_error *err)
+{
+    if (!X) return kn_fail(err, "calibration: needs the training rows");
+    /* The fold fits start from zero and only need the head's shape, not its weights. */
+    float w = 0, bias = 0;
+    kn_logreg shape = {.n_classes = n_classes, .dim = X->n_cols, .W = &w, .b = &bias, .temperature = 1.0f};
+    int rc = calibrate(&shape, NULL, X, y, X->n_rows, opt, folds, 1, seed, nll_before, nll_after, err);
+    *temperature = shape.temperature;
+    return rc;
+}

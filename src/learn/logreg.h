@@ -60,6 +60,11 @@ void kn_logreg_predict_proba_sparse(const kn_logreg *m, const kn_csr *X, float *
 int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
                                int folds, int fits, uint64_t seed, double *nll_before, double *nll_after,
                                kn_error *err);
+/* The temperature from one held-out fold of `folds` (a fit from zero on the other rows),
+ * without the full fit: so that both can run at the same time. */
+int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,
+                                         const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                         double *nll_before, double *nll_after, kn_error *err);
 /* Logits W x + b of one sparse row (before the temperature): z[n_classes]. */
 void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z);
 

@@ -41,18 +41,39 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
 {
     kn_logreg_options h = head_options(o, n);
     double before = 0, after = 0;
-    int rc = S ? kn_logreg_fit_sparse(&b->head, S, labels, b->n_classes, &h, NULL, err)
-               : kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err);
-    if (rc != 0) return -1;
     /* TF-IDF heads hold out one third once instead of cross-validating: a fold fit (from
      * zero, see calibrate.c) costs most of a full fit, and the temperature from one held-out
      * third was within 0.05 of 5-fold cross-validation's (SIB-200 English 0.554 / 0.540,
      * Finnish 0.549 / 0.501, Banking77 0.619 / 0.628) at a fifth of the cost. */
     int folds = S && o->calibration_folds >= 2 ? 3 : o->calibration_folds, fits = S ? 1 : 0;
-    if (folds >= 2) {
-        rc = S ? kn_logreg_calibrate_sparse(&b->head, S, labels, &h, folds, fits, o->seed, &before, &after, err)
-               : kn_logreg_calibrate(&b->head, X, labels, n, &h, folds, o->seed, &before, &after, err);
-        if (rc != 0) return -1;
+    if (S) {
+        /* The held-out fit does not need the full fit, so the two run side by side, one
+         * thread each (nested regions inside them run on one thread). The held-out fit stops
+         * at 3x the tolerance: the temperature moved by under 1 % (0.556 / 0.554 SIB-200
+         * English, 0.624 / 0.619 Banking77) for 15-35 % less time. */
+        kn_logreg_options held = h;
+        held.tol *= 3;
+        kn_error fit_err = {{0}}, cal_err = {{0}};
+        int fit_rc = 0, cal_rc = 0;
+        float T = 1.0f;
+#pragma omp parallel sections num_threads(2)
+        {
+#pragma omp section
+            fit_rc = kn_logreg_fit_sparse(&b->head, S, labels, b->n_classes, &h, NULL, &fit_err);
+#pragma omp section
+            if (folds >= 2)
+                cal_rc = kn_logreg_holdout_temperature_sparse(S, labels, b->n_classes, &held, folds, o->seed, &T,
+                                                              &before, &after, &cal_err);
+        }
+        if (fit_rc != 0 || cal_rc != 0) {
+            *err = fit_rc != 0 ? fit_err : cal_err;
+            return -1;
+        }
+        b->head.temperature = T;
+    } else {
+        if (kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err) != 0) return -1;
+        if (folds >= 2 && kn_logreg_calibrate(&b->head, X, labels, n, &h, folds, o->seed, &before, &after, err) != 0)
+            return -1;
     }
     json_object_set_new(meta, "head", json_pack("{s:f, s:b, s:i, s:f, s:f, s:f}", "C", h.C, "balanced", h.balanced,
                                                 "calibration_folds", fits ? fits : folds, "temperature",
