@@ -24,13 +24,6 @@
 #include "learn/temperature.h"
 #include "text/analyze.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Relative tolerance on raw scores (the reference's suggestion). */
 #define SCORE_TOL 1e-9
 
@@ -41,41 +34,6 @@ static double now(void)
         printf("KANAVA_BM25_REF unset: reference comparison skipped (tools/learn/check_bm25.sh runs it)\n");      \
         skip();                                                                                                    \
     }
-
-/* One JSON value per line of dir/name, as a JSON array. */
-static json_t *read_jsonl(const char *dir, const char *name)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    json_t *rows = json_array();
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
-    while ((got = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) got--;
-        if (got == 0) continue;
-        json_error_t jerr;
-        json_t *v = json_loadb(line, (size_t)got, 0, &jerr);
-        if (!v) fail_msg("%s:%zu: %s", path, lineno, jerr.text);
-        json_array_append_new(rows, v);
-    }
-    free(line);
-    fclose(f);
-    return rows;
-}
-
-static json_t *read_json(const char *dir, const char *name)
-{
-    char path[4400];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_t *v = json_load_file(path, 0, &jerr);
-    if (!v) fail_msg("cannot read %s: %s", path, jerr.text);
-    return v;
-}
 
 /* One fixture directory (Banking77, or its fi/ subdirectory). */
 typedef struct fixture {
@@ -92,9 +50,9 @@ static void fixture_load(fixture *fx, const char *dir)
 {
     memset(fx, 0, sizeof *fx);
     snprintf(fx->dir, sizeof fx->dir, "%s", dir);
-    fx->meta = read_json(dir, "meta.json");
-    fx->docs = read_jsonl(dir, "docs.jsonl");
-    fx->queries = read_jsonl(dir, "queries.jsonl");
+    fx->meta = test_read_json(dir, "meta.json");
+    fx->docs = test_read_jsonl(dir, "docs.jsonl");
+    fx->queries = test_read_jsonl(dir, "queries.jsonl");
     fx->n_docs = json_array_size(fx->docs);
     fx->n_queries = json_array_size(fx->queries);
     if (fx->n_docs != (size_t)json_integer_value(json_object_get(fx->meta, "n_docs")) ||
@@ -147,7 +105,7 @@ static void fixture_free(fixture *fx)
 /* The fixture directories: the top one, then its subdirs. Returns the count (<= 4). */
 static int fixture_dirs(const char *top, char dirs[][4400])
 {
-    json_t *meta = read_json(top, "meta.json");
+    json_t *meta = test_read_json(top, "meta.json");
     int n = 0;
     snprintf(dirs[n++], 4400, "%s", top);
     size_t i;
@@ -202,7 +160,7 @@ static void test_terms_match_reference(void **state)
     for (int d = 0; d < n_dirs; d++) {
         fixture fx;
         fixture_load(&fx, dirs[d]);
-        json_t *doc_tokens = read_jsonl(fx.dir, "doc_tokens.jsonl"), *query_tokens = read_jsonl(fx.dir, "query_tokens.jsonl");
+        json_t *doc_tokens = test_read_jsonl(fx.dir, "doc_tokens.jsonl"), *query_tokens = test_read_jsonl(fx.dir, "query_tokens.jsonl");
         size_t doc_rows = (size_t)json_integer_value(json_object_get(fx.meta, "doc_tokens_rows"));
         assert_int_equal(json_array_size(doc_tokens), doc_rows);
         assert_true(doc_rows > 0 && doc_rows <= fx.n_docs);
@@ -274,7 +232,7 @@ static void test_scores_match_reference(void **state)
             assert_int_equal(cols, topic ? (size_t)fx.n_topics : fx.n_docs);
             double *ref = test_read_exact(fx.dir, json_string_value(json_object_get(s, "file")), rows * cols * sizeof(double));
             kn_error err;
-            double t0 = now();
+            double t0 = test_now();
             kn_bm25_index *ix = kn_bm25_index_build(fx.doc_text, fx.doc_len, fx.n_docs, topic ? fx.topic : NULL,
                                                     topic ? (size_t)fx.n_topics : 0, k1, b, &err);
             if (!ix) fail_msg("%s: %s", fx.dir, err.msg);
@@ -293,7 +251,7 @@ static void test_scores_match_reference(void **state)
             }
             printf("scores %-40s %-9s k1=%.1f b=%.2f %4zu x %5zu: max abs diff %.2e, max rel diff %.2e, %zu exact "
                    "zeros (%zu all-zero queries); %.2f s\n",
-                   fx.dir, mode, k1, b, rows, cols, st.max_abs, st.max_rel, st.zeros, zero_rows, now() - t0);
+                   fx.dir, mode, k1, b, rows, cols, st.max_abs, st.max_rel, st.zeros, zero_rows, test_now() - t0);
             assert_int_equal(st.checked, rows * cols);
             free(got);
             free(ref);
@@ -330,10 +288,10 @@ static void test_classifier_matches_reference(void **state)
             double *ref = test_read_exact(fx.dir, json_string_value(json_object_get(s, "file")), rows * cols * sizeof(double));
             kn_bm25_classifier c;
             kn_error err;
-            double t0 = now();
+            double t0 = test_now();
             if (kn_bm25_train(&c, fx.doc_text, fx.doc_len, fx.topic, fx.n_docs, K, &opt, &err) != 0)
                 fail_msg("%s: %s", fx.dir, err.msg);
-            double train_s = now() - t0;
+            double train_s = test_now() - t0;
             assert_int_equal(c.n_classes, K);
             if (!(isfinite(c.temperature) && c.temperature >= KN_T_MIN && c.temperature <= KN_T_MAX))
                 fail_msg("%s %s: temperature %g outside [0.05, 20]", fx.dir, mode, c.temperature);

@@ -26,13 +26,6 @@
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 #define IDF_TOL 1e-12
 #define VALUE_TOL 1e-6
 #define PROBA_TOL 1e-4
@@ -44,41 +37,6 @@ static double now(void)
         printf("KANAVA_TFIDF_REF unset: reference comparison skipped (tools/learn/check_tfidf.sh runs it)\n");    \
         skip();                                                                                                    \
     }
-
-/* One JSON value per line of dir/name, as a JSON array. */
-static json_t *read_jsonl(const char *dir, const char *name)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    json_t *rows = json_array();
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
-    while ((got = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) got--;
-        if (got == 0) continue;
-        json_error_t jerr;
-        json_t *v = json_loadb(line, (size_t)got, 0, &jerr);
-        if (!v) fail_msg("%s:%zu: %s", path, lineno, jerr.text);
-        json_array_append_new(rows, v);
-    }
-    free(line);
-    fclose(f);
-    return rows;
-}
-
-static json_t *read_json(const char *dir, const char *name)
-{
-    char path[4400];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_t *v = json_load_file(path, 0, &jerr);
-    if (!v) fail_msg("cannot read %s: %s", path, jerr.text);
-    return v;
-}
 
 /* One fixture directory (Banking77, or its fi/ subdirectory). */
 typedef struct fixture {
@@ -109,9 +67,9 @@ static void fixture_load(fixture *fx, const char *dir)
 {
     memset(fx, 0, sizeof *fx);
     snprintf(fx->dir, sizeof fx->dir, "%s", dir);
-    fx->meta = read_json(dir, "meta.json");
-    fx->train = read_jsonl(dir, "train.jsonl");
-    fx->test = read_jsonl(dir, "test.jsonl");
+    fx->meta = test_read_json(dir, "meta.json");
+    fx->train = test_read_jsonl(dir, "train.jsonl");
+    fx->test = test_read_jsonl(dir, "test.jsonl");
     fx->n_train = json_array_size(fx->train);
     fx->n_test = json_array_size(fx->test);
     if (fx->n_train != (size_t)json_integer_value(json_object_get(fx->meta, "n_train")) ||
@@ -166,7 +124,7 @@ static kn_tfidf *fixture_fit(const fixture *fx)
 
 static int fixture_dirs(const char *top, char dirs[][4400])
 {
-    json_t *meta = read_json(top, "meta.json");
+    json_t *meta = test_read_json(top, "meta.json");
     int n = 0;
     snprintf(dirs[n++], 4400, "%s", top);
     size_t i;
@@ -200,7 +158,7 @@ static void test_vocabulary_matches_sklearn(void **state)
         static const char *files[KN_TFIDF_BLOCKS] = {"vocab_word.json", "vocab_char.json"};
         size_t n_ref[KN_TFIDF_BLOCKS];
         json_t *vocab[KN_TFIDF_BLOCKS];
-        for (int b = 0; b < KN_TFIDF_BLOCKS; b++) vocab[b] = read_json(fx.dir, files[b]);
+        for (int b = 0; b < KN_TFIDF_BLOCKS; b++) vocab[b] = test_read_json(fx.dir, files[b]);
         n_ref[0] = (size_t)json_integer_value(json_object_get(fx.meta, "n_word"));
         n_ref[1] = (size_t)json_integer_value(json_object_get(fx.meta, "n_char"));
         assert_int_equal(json_object_size(vocab[0]), n_ref[0]);
@@ -262,13 +220,13 @@ static void test_features_match_sklearn(void **state)
         fixture_load(&fx, dirs[d]);
         kn_tfidf *t = fixture_fit(&fx);
         const int n_word = (int)json_integer_value(json_object_get(fx.meta, "n_word"));
-        json_t *feats = read_jsonl(fx.dir, "test_features.jsonl");
+        json_t *feats = test_read_jsonl(fx.dir, "test_features.jsonl");
         assert_int_equal(json_array_size(feats), fx.n_test);
         kn_csr X;
         kn_error err;
-        double t0 = now();
+        double t0 = test_now();
         if (kn_tfidf_transform(t, fx.test_text, fx.test_len, fx.n_test, &X, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
-        double seconds = now() - t0;
+        double seconds = test_now() - t0;
         assert_int_equal(X.n_rows, fx.n_test);
         assert_int_equal(X.n_cols, kn_tfidf_dim(t));
         assert_int_equal(X.indptr[0], 0);
@@ -365,9 +323,9 @@ static void test_probabilities_match_sklearn(void **state)
         opt.C = json_number_value(json_object_get(fx.meta, "C"));
         assert_true(opt.C > 0);
         kn_logreg m;
-        double t0 = now();
+        double t0 = test_now();
         if (kn_logreg_fit_sparse(&m, &X, fx.label, fx.n_classes, &opt, NULL, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
-        double seconds = now() - t0;
+        double seconds = test_now() - t0;
         assert_true(m.temperature == 1.0f);
         const size_t K = (size_t)fx.n_classes;
         float *P = malloc(fx.n_test * K * sizeof *P);

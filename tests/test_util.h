@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <time.h>
 
 #include "text/texts.h"
 #include "util/fs.h"
@@ -106,6 +108,51 @@ static inline const char *test_dataset_text(const char *source, size_t row, size
     if (!d || row >= d->texts.n) return NULL;
     *len = d->texts.len[row];
     return d->texts.text[row];
+}
+
+/* Monotonic seconds, for the timings the tests print (never assert). */
+static inline double test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* dir/name parsed as JSON; fails the calling test when it cannot be read. */
+static inline json_t *test_read_json(const char *dir, const char *name)
+{
+    char path[4400];
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_t *v = json_load_file(path, 0, &jerr);
+    if (!v) fail_msg("cannot read %s: %s", path, jerr.text);
+    return v;
+}
+
+/* One JSON value per line of dir/name, as a JSON array (empty lines skipped); fails the
+ * calling test naming the line of a malformed value. */
+static inline json_t *test_read_jsonl(const char *dir, const char *name)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    json_t *rows = json_array();
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) got--;
+        if (got == 0) continue;
+        json_error_t jerr;
+        json_t *v = json_loadb(line, (size_t)got, 0, &jerr);
+        if (!v) fail_msg("%s:%zu: %s", path, lineno, jerr.text);
+        json_array_append_new(rows, v);
+    }
+    free(line);
+    fclose(f);
+    return rows;
 }
 
 #endif

@@ -26,6 +26,7 @@
 #include "text/csv.h"
 #include "util/fs.h"
 #include "util/progress.h"
+#include "util/rng.h"
 #include "util/spawn.h"
 
 #define MAX_ENTRIES 16
@@ -81,14 +82,6 @@ static void usage(FILE *f)
             "Files ending in .tsv are read as tab-separated.\n");
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Row indices of k examples per topic (all of a topic's rows when it has fewer), drawn
  * from seed; shots == ALL_SHOTS takes every row. Returns the count; rows has room for n. */
 static size_t draw(const kn_dataset *d, int shots, int seed, size_t *rows)
@@ -106,7 +99,7 @@ static size_t draw(const kn_dataset *d, int shots, int seed, size_t *rows)
         for (size_t i = 0; i < d->n; i++)
             if (d->label[i] == c) members[m++] = i;
         for (size_t j = 0; j < m && j < (size_t)shots; j++) { /* partial Fisher-Yates */
-            size_t k = j + (size_t)(splitmix64(&rng) % (m - j)), t = members[j];
+            size_t k = j + (size_t)(kn_splitmix64(&rng) % (m - j)), t = members[j];
             members[j] = members[k];
             members[k] = t;
             rows[n++] = members[j];

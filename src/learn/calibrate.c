@@ -4,19 +4,12 @@
  * T > 1 softens it without changing which class wins. */
 #include "learn/logreg.h"
 #include "learn/temperature.h"
+#include "util/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* fold[i]: the fold that holds row i out, or -1 for rows of single-example classes (a fold
  * without them could not fit their class). Each class's rows are shuffled from seed and dealt
@@ -39,7 +32,7 @@ static int assign_folds(const int32_t *y, size_t n, int K, int folds, uint64_t s
     for (int c = 0; c < K; c++) {
         size_t *r = rows + start[c], count = start[c + 1] - start[c];
         for (size_t j = count; j > 1; j--) {
-            size_t k = (size_t)(splitmix64(&rng) % j), t = r[j - 1];
+            size_t k = (size_t)(kn_splitmix64(&rng) % j), t = r[j - 1];
             r[j - 1] = r[k];
             r[k] = t;
         }

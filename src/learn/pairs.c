@@ -5,23 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/rng.h"
+
 typedef struct {
     uint64_t s;
 } rng;
-
-static uint64_t next64(rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* Uniform in [0, bound), bound > 0, without modulo bias. */
 static size_t below(rng *r, size_t bound)
 {
     uint64_t b = bound, limit = -b % b, x;
-    do x = next64(r);
+    do x = kn_splitmix64(&r->s);
     while (x < limit);
     return (size_t)(x % b);
 }

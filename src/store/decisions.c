@@ -1,34 +1,9 @@
-/* decisions.c - what `kanava serve` records: the model a server runs (a models row per
- * bundle path), its predictions, and its routing decisions with the message's new status.
+/* decisions.c - what `kanava serve` records: predictions, and routing decisions with the
+ * message's new status (models themselves are in models.c).
  * Declared in the "server" block of store.h. */
 #include <string.h>
 
 #include "store/store_internal.h"
-
-int64_t kn_store_model_for_bundle(kn_store *s, const char *bundle_path, const char *method, kn_error *err)
-{
-    if (!bundle_path || !*bundle_path || !method) return kn_fail(err, "registering a model: no bundle path or method");
-    sqlite3_stmt *st;
-    if (kn_store_prepare(s, &st, "SELECT id FROM models WHERE bundle_path = ?1 ORDER BY id DESC LIMIT 1",
-                         "looking up a model", err) != 0)
-        return -1;
-    sqlite3_bind_text(st, 1, bundle_path, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (step == SQLITE_ROW) return id;
-    if (step != SQLITE_DONE) return kn_store_sql_fail(s, err, "model %.200s: looking it up", bundle_path);
-    if (kn_store_prepare(s, &st, "INSERT INTO models (bundle_path, method, created_at) VALUES (?1, ?2, ?3)",
-                         "registering a model", err) != 0)
-        return -1;
-    sqlite3_bind_text(st, 1, bundle_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, method, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, kn_store_now());
-    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
-    else id = kn_store_sql_fail(s, err, "model %.200s: registering it", bundle_path);
-    sqlite3_finalize(st);
-    return id;
-}
 
 int64_t kn_store_add_prediction(kn_store *s, int64_t message_id, int64_t model_id, const char *topic,
                                 double probability, const char *top_json, kn_error *err)

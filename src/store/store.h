@@ -134,9 +134,6 @@ void kn_store_strings_free(char **v, size_t n);
 /* ---- server (issue 6): the server's model, predictions and routing decisions
  * (decisions.c) ------------------------------------------------------------------------- */
 
-/* The id of the models row for bundle_path (the bundle a server runs), adding a row (with
- * method; not made active) the first time that path is seen. */
-int64_t kn_store_model_for_bundle(kn_store *s, const char *bundle_path, const char *method, kn_error *err);
 /* Records a prediction of model_id for message_id: the most probable topic (by name; the
  * topic_id is NULL when the workspace has no such topic), its probability and the top
  * topics as JSON text. Returns its id. */
