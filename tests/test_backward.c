@@ -138,7 +138,7 @@ static double lin_eval(void *p)
 {
     lin_ctx *c = p;
     kn_matrix m;
-    kn_weight_src src = {c->w, KN_F32, c->N, c->transposed};
+    kn_weight_src src = {c->w, KN_F32, c->N, c->transposed, NULL};
     assert_int_equal(kn_matrix_init_src(&m, c->K, &src, 1), 0);
     kn_linear(c->y, c->x, &m, c->b, c->M);
     kn_matrix_free(&m);

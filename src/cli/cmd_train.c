@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "  --C X                 inverse L2 strength of the head (default 100; tfidf 10)\n"
             "  --balanced            weight topics inversely to their frequency\n"
             "  --seed N              seed for the calibration folds and pairs (default 42)\n"
+            "  --quantize            frozen, setfit: an int8 encoder (after fine-tuning), the head fitted\n"
+            "                        on its embeddings\n"
             "  --threads N, --models-dir DIR\n");
 }
 
@@ -67,7 +69,7 @@ int cmd_train(int argc, char **argv)
         {"sampling", required_argument, 0, 'P'},   {"word-ngrams", required_argument, 0, 'W'},
         {"char-ngrams", required_argument, 0, 'N'}, {"sublinear-tf", no_argument, 0, 'u'},
         {"k1", required_argument, 0, 'k'},         {"b", required_argument, 0, 'e'},
-        {"bm25-mode", required_argument, 0, 'M'},
+        {"bm25-mode", required_argument, 0, 'M'},  {"quantize", no_argument, 0, 'q'},
         {"models-dir", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
@@ -104,6 +106,7 @@ int cmd_train(int argc, char **argv)
             if (parse_range(optarg, &o.tfidf.char_min_n, &o.tfidf.char_max_n) != 0) { fprintf(stderr, "kanava train: --char-ngrams wants A,B with 0 <= A <= B <= 16, not '%s'\n", optarg); return KN_EXIT_USAGE; }
             break;
         case 'u': o.tfidf.sublinear_tf = 1; break;
+        case 'q': o.quantize = 1; break;
         case 'k': o.bm25.k1 = strtod(optarg, NULL); break;
         case 'e': o.bm25.b = strtod(optarg, NULL); break;
         case 'M':
@@ -118,6 +121,10 @@ int cmd_train(int argc, char **argv)
     if (!data || !out || optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
     if (kn_method_parse(method, &o.method) != 0) {
         fprintf(stderr, "kanava train: --method must be frozen, setfit, tfidf or bm25, not '%s'\n", method);
+        return KN_EXIT_USAGE;
+    }
+    if (o.quantize && !kn_method_uses_encoder(o.method)) {
+        fprintf(stderr, "kanava train: --quantize is for frozen and setfit; %s has no encoder\n", method);
         return KN_EXIT_USAGE;
     }
     if (o.setfit.max_steps < 1 || !(o.setfit.lr > 0)) { fprintf(stderr, "kanava train: --max-steps and --lr must be positive\n"); return KN_EXIT_USAGE; }

@@ -64,6 +64,8 @@ typedef struct kn_train_options {
     kn_bm25_options bm25;
     const char *scratch_dir;   /* setfit: where the tuned encoder is staged (default $TMPDIR or /tmp) */
     int show_progress;         /* progress bars on stderr (they only draw on a terminal) */
+    int quantize;              /* frozen, setfit: int8 encoder (model/quantize.h); the head is fitted
+                                * on the quantised encoder's embeddings */
 } kn_train_options;
 
 void kn_train_default_options(kn_train_options *o);
@@ -73,6 +75,11 @@ void kn_train_default_options(kn_train_options *o);
  * what training measured (held-out NLL before / after calibration, seconds, ...). */
 kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, const size_t *lens,
                            const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err);
+
+/* Replaces the bundle's encoder by its int8 form (staged in scratch_dir, NULL: $TMPDIR or
+ * /tmp, and owned by the bundle) and records "quantized": "int8" in its metadata. The head
+ * is kept. Fails for methods without an encoder and for an already quantised encoder. */
+int kn_bundle_quantize_encoder(kn_bundle *b, const char *scratch_dir, kn_error *err);
 
 /* Writes the bundle to dir (staged beside it and renamed into place; an existing bundle at
  * dir is replaced only once the new one is complete). extra_meta, if given, is merged into

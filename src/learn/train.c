@@ -114,6 +114,7 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
                                                       sf.lr, "batch_pairs", sf.batch_pairs, "final_pair_loss", loss));
         if (!(b->encoder = kn_encoder_open(tuned, err))) return -1;
     }
+    if (o->quantize && kn_bundle_quantize_encoder(b, o->scratch_dir, err) != 0) return -1;
     float *emb = malloc(n * (size_t)b->encoder->dim * sizeof *emb);
     if (!emb) return kn_fail(err, "out of memory for %zu embeddings", n);
     kn_progress progress;

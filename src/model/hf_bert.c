@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/ops.h"
+#include "model/quantize.h"
 #include "model/safetensors.h"
 #include "text/hf_tokenizer.h"
 #include "util/fs.h"
@@ -32,6 +33,7 @@ typedef struct {
     pooling pool;
     int normalize;
     const kn_tensor *word, *pos, *type;
+    const float *word_scale; /* per token row when word is I8 (quantised) */
     float *emb_ln_s, *emb_ln_b;
     bert_layer *L;
     float *buf;
@@ -147,8 +149,8 @@ static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t
     snprintf(full, sizeof full, "%s%s", m->prefix, name);
     const kn_tensor *t = kn_st_find(m->st, full);
     if (!t) { kn_fail(err, "model.safetensors: tensor '%s' is missing", full); return NULL; }
-    if (t->dtype != KN_F32 && t->dtype != KN_F16 && t->dtype != KN_BF16) {
-        kn_fail(err, "model.safetensors: tensor '%s' is %s; F32, F16 and BF16 are supported", full, kn_dtype_name(t->dtype));
+    if (t->dtype != KN_F32 && t->dtype != KN_F16 && t->dtype != KN_BF16 && t->dtype != KN_I8) {
+        kn_fail(err, "model.safetensors: tensor '%s' is %s; F32, F16, BF16 and I8 are supported", full, kn_dtype_name(t->dtype));
         return NULL;
     }
     int ndim = d1 ? 2 : 1;
@@ -166,6 +168,7 @@ static float *vector(hf_bert *m, const char *name, int n, kn_error *err)
 {
     const kn_tensor *t = tensor(m, name, n, 0, err);
     if (!t) return NULL;
+    if (t->dtype == KN_I8) { kn_fail(err, "model.safetensors: tensor '%s%s' is I8; only weight matrices may be", m->prefix, name); return NULL; }
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) { kn_fail(err, "out of memory"); return NULL; }
     for (int i = 0; i < n; i++) v[i] = kn_load_f32(t->data, t->dtype, i);
@@ -179,9 +182,11 @@ static int linear(hf_bert *m, kn_matrix *mat, const char *const *names, int nnam
     for (int i = 0; i < nnames; i++) {
         const kn_tensor *t = tensor(m, names[i], out_each, in, err);
         if (!t) return -1;
-        src[i] = (kn_weight_src){t->data, t->dtype, out_each, 1};
+        src[i] = (kn_weight_src){t->data, t->dtype, out_each, 1, NULL};
+        if (t->dtype == KN_I8 && !(src[i].scale = kn_st_q8_scale(m->st, t->name, out_each, err))) return -1;
     }
-    if (kn_matrix_init_src(mat, in, src, nnames) != 0) return kn_fail(err, "out of memory preparing %s", names[0]);
+    if (kn_matrix_init_src(mat, in, src, nnames) != 0)
+        return kn_fail(err, "out of memory preparing %s (or its parts mix quantised and float weights)", names[0]);
     return 0;
 }
 
@@ -239,6 +244,8 @@ static int bind_weights(hf_bert *m, const char *dir, kn_error *err)
     if (!(m->word = tensor(m, "embeddings.word_embeddings.weight", m->vocab, H, err)) ||
         !(m->pos = tensor(m, "embeddings.position_embeddings.weight", m->max_pos, H, err)))
         goto fail;
+    if (m->word->dtype == KN_I8 && !(m->word_scale = kn_st_q8_scale(m->st, m->word->name, m->vocab, err))) goto fail;
+    if (m->pos->dtype == KN_I8) { kn_fail(err, "model.safetensors: position embeddings must not be I8"); goto fail; }
     char tname[64];
     snprintf(tname, sizeof tname, "%sembeddings.token_type_embeddings.weight", m->prefix);
     const kn_tensor *tt = kn_st_find(m->st, tname);
@@ -306,9 +313,10 @@ static int embed(const hf_bert *m, const kn_token_seq *seqs, size_t n, float *x,
             int32_t id = seqs[s].ids[t];
             if (id < 0 || id >= m->vocab) return kn_fail(err, "token id %d is outside the vocabulary (0..%d)", id, m->vocab - 1);
             float *xr = x + row * H;
-            long w0 = (long)id * H, p0 = (long)(t + m->position_offset) * H;
+            long p0 = (long)(t + m->position_offset) * H;
+            kn_embedding_row(m->word, m->word_scale, id, H, xr);
             for (int j = 0; j < H; j++) {
-                float v = kn_load_f32(m->word->data, m->word->dtype, w0 + j) + kn_load_f32(m->pos->data, m->pos->dtype, p0 + j);
+                float v = xr[j] + kn_load_f32(m->pos->data, m->pos->dtype, p0 + j);
                 xr[j] = m->type ? v + kn_load_f32(m->type->data, m->type->dtype, j) : v;
             }
         }
@@ -371,23 +379,25 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         return -1;
     }
     float q_scale = 1.0f / sqrtf((float)(H / m->heads));
-    for (int l = 0; l < m->layers && M > 0; l++) {
+    int oom = 0; /* only quantised layers can run out of memory in kn_linear */
+    for (int l = 0; l < m->layers && M > 0 && !oom; l++) {
         bert_layer *L = &m->L[l];
-        kn_linear(qkv, x, &L->qkv, L->qkv_b, (int)M);
+        oom |= kn_linear(qkv, x, &L->qkv, L->qkv_b, (int)M);
         if (kn_attention_batch(ctx, qkv, lengths, (int)n, H, m->heads, q_scale) != 0) {
             free(lengths);
             return kn_fail(err, "out of memory in attention");
         }
-        kn_linear(h, ctx, &L->out, L->out_b, (int)M);
+        oom |= kn_linear(h, ctx, &L->out, L->out_b, (int)M);
         kn_add(h, x, M * H);
         kn_layernorm(x, h, L->ln1_s, L->ln1_b, (int)M, H, m->ln_eps);
-        kn_linear(big, x, &L->up, L->up_b, (int)M);
+        oom |= kn_linear(big, x, &L->up, L->up_b, (int)M);
         kn_gelu(big, M * I);
-        kn_linear(h, big, &L->down, L->down_b, (int)M);
+        oom |= kn_linear(h, big, &L->down, L->down_b, (int)M);
         kn_add(h, x, M * H);
         kn_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->ln_eps);
     }
     free(lengths);
+    if (oom) return kn_fail(err, "out of memory for quantised activations");
     pool(m, seqs, n, x, out);
     if (m->normalize) kn_l2_normalize(out, (int)n, H, 1e-24f);
     return 0;

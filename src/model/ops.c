@@ -71,17 +71,50 @@ float kn_f16_to_f32(uint16_t h)
     return v.f;
 }
 
+/* Element (k, n) of I8 sources side by side, for kn_q8_pack_get. */
+typedef struct {
+    const kn_weight_src *src;
+    int nsrc, K;
+} q8_sources;
+
+static int8_t q8_source_get(const void *ctx, int k, int n)
+{
+    const q8_sources *c = ctx;
+    int i = 0;
+    while (n >= c->src[i].n) n -= c->src[i++].n;
+    const kn_weight_src *s = &c->src[i];
+    return ((const int8_t *)s->data)[s->transposed ? (long)n * c->K + k : (long)k * s->n + n];
+}
+
+static int init_q8(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
+{
+    float *scale = malloc((size_t)m->N * sizeof *scale);
+    if (!scale) return -1;
+    for (int i = 0, col = 0; i < nsrc; col += src[i].n, i++) memcpy(scale + col, src[i].scale, (size_t)src[i].n * sizeof *scale);
+    q8_sources ctx = {src, nsrc, K};
+    int rc = kn_q8_pack_get(&m->q8, q8_source_get, &ctx, scale, K, m->N);
+    free(scale);
+    return rc;
+}
+
 int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
 {
     memset(m, 0, sizeof *m);
     if (nsrc < 1 || nsrc > KN_MAX_PARTS) return -1;
-    int all_f32 = 1, all_f16 = 1;
+    int all_f32 = 1, all_f16 = 1, any_i8 = 0;
     for (int i = 0; i < nsrc; i++) {
         m->N += src[i].n;
         all_f32 &= src[i].dtype == KN_F32;
         all_f16 &= src[i].dtype == KN_F16;
+        any_i8 |= src[i].dtype == KN_I8;
+        if (src[i].dtype == KN_I8 && !src[i].scale) return -1;
     }
     m->K = K;
+    if (any_i8) {
+        for (int i = 0; i < nsrc; i++)
+            if (src[i].dtype != KN_I8) return -1; /* a matrix is quantised whole or not at all */
+        return init_q8(m, K, src, nsrc);
+    }
     if (all_f32) {
         m->nparts = nsrc;
         memcpy(m->part, src, (size_t)nsrc * sizeof *src);
@@ -120,12 +153,13 @@ int kn_matrix_init_src(kn_matrix *m, int K, const kn_weight_src *src, int nsrc)
 
 int kn_matrix_init(kn_matrix *m, const float *w, int K, int N)
 {
-    kn_weight_src src = {w, KN_F32, N, 0};
+    kn_weight_src src = {w, KN_F32, N, 0, NULL};
     return kn_matrix_init_src(m, K, &src, 1);
 }
 
 void kn_matrix_free(kn_matrix *m)
 {
+    kn_q8_free(&m->q8);
     free(m->panels);
     free(m->panels_h);
     m->panels = NULL;
@@ -178,16 +212,17 @@ static void small_m_gemm(float *y, const float *x, const kn_matrix *w, int M)
     }
 }
 
-void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M)
+int kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M)
 {
     int K = w->K, N = w->N;
+    if (w->q8.packed) return kn_q8_linear(y, x, &w->q8, b, M);
     if (M <= KN_SMALL_M || w->nparts == 0) {
         for (int i = 0; i < M; i++) {
             if (b) memcpy(y + (long)i * N, b, (size_t)N * sizeof *y);
             else memset(y + (long)i * N, 0, (size_t)N * sizeof *y);
         }
         small_m_gemm(y, x, w, M);
-        return;
+        return 0;
     }
     float beta = 0.0f;
     if (b) {
@@ -202,6 +237,7 @@ void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int
                     s->data, s->transposed ? K : s->n, beta, y + col, N);
         col += s->n;
     }
+    return 0;
 }
 
 

@@ -10,24 +10,28 @@
 #define KN_SMALL_M 128
 #endif
 
+#include "model/qgemm.h"
 #include "model/safetensors.h"
 
 /* Where a block of a weight matrix's output columns comes from: n columns stored either
  * [K, n] (in x out, TensorFlow) or, when transposed, [n, K] (out x in, PyTorch Linear),
- * in F32, F16 or BF16. Several sources side by side make one matrix (fused q|k|v). */
+ * in F32, F16, BF16 or I8 (quantised, with one scale per output column in scale). Several
+ * sources side by side make one matrix (fused q|k|v). */
 typedef struct kn_weight_src {
     const void *data;
     kn_dtype dtype;
     int n;
     int transposed;
+    const float *scale; /* I8 only: [n] */
 } kn_weight_src;
 
 #define KN_MAX_PARTS 3
 
 /* A weight matrix [K, N] for y = x @ W: always a copy cut into contiguous column panels
  * (F32) for Kanava's kernel, and, when every source is F32, the sources themselves for
- * OpenBLAS on large batches. */
+ * OpenBLAS on large batches. When every source is I8 it is only the int8 packing (q8). */
 typedef struct kn_matrix {
+    kn_q8_matrix q8;     /* quantised: q8.packed != NULL */
     float *panels;       /* column panels of the panel width; the last one zero-padded */
     uint16_t *panels_h;  /* the same in F16, instead of panels, when every source is F16 */
     int K, N;
@@ -56,8 +60,9 @@ static inline float kn_load_f32(const void *data, kn_dtype dtype, long i)
     return kn_f16_to_f32(((const uint16_t *)data)[i]);
 }
 
-/* y[M,N] = x[M,K] @ w[K,N] + b[N] (b may be NULL). */
-void kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M);
+/* y[M,N] = x[M,K] @ w[K,N] + b[N] (b may be NULL). -1 only when a quantised matrix runs
+ * out of memory for its quantised activations. */
+int kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M);
 /* y = (x - mean) / sqrt(var + eps) * scale + bias, per row of D. y may equal x. */
 void kn_layernorm(float *y, const float *x, const float *scale, const float *bias, int M, int D, float eps);
 void kn_softmax_rows(float *x, int rows, int cols);

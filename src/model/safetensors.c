@@ -19,7 +19,7 @@ struct kn_safetensors {
     int owns_map;   /* 1: mmap'd by kn_st_open */
 };
 
-static const char *const dtype_names[] = {"F32", "F16", "BF16", "I32", "I64"};
+static const char *const dtype_names[] = {"F32", "F16", "BF16", "I32", "I64", "I8"};
 
 size_t kn_dtype_size(kn_dtype t)
 {
@@ -27,6 +27,7 @@ size_t kn_dtype_size(kn_dtype t)
     case KN_F32: case KN_I32: return 4;
     case KN_F16: case KN_BF16: return 2;
     case KN_I64: return 8;
+    case KN_I8: return 1;
     default: return 0;
     }
 }

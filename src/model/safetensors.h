@@ -11,7 +11,7 @@
 
 #include "util/error.h"
 
-typedef enum { KN_F32, KN_F16, KN_BF16, KN_I32, KN_I64, KN_DTYPE_UNKNOWN } kn_dtype;
+typedef enum { KN_F32, KN_F16, KN_BF16, KN_I32, KN_I64, KN_I8, KN_DTYPE_UNKNOWN } kn_dtype;
 
 #define KN_MAX_DIMS 8
 

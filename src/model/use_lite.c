@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model/ops.h"
+#include "model/quantize.h"
 #include "model/safetensors.h"
 #include "text/use_tokenizer.h"
 #include "util/fs.h"
@@ -30,7 +31,8 @@ typedef struct {
     kn_use_tokenizer *tok;
     int vocab_rows, d_embed, n_timescales, max_positions;
     float ln_eps, l2_eps;
-    const float *embed, *inv_timescales, *proj_b;
+    const kn_tensor *embed;    /* F32, or I8 with one scale per row in embed_scale */
+    const float *embed_scale, *inv_timescales, *proj_b;
     kn_matrix proj_w;
     use_layer layers[KN_USE_LAYERS];
     /* scratch, grown on demand */
@@ -44,18 +46,30 @@ static const float *weight(use_lite *m, const char *name, int ndim, int64_t d0, 
     return kn_st_f32(m->st, name, ndim, shape, err);
 }
 
+/* Finds weight `name` with shape [k, n], F32 or quantised (I8 + per-column scales), and
+ * prepares it for the kernels. 1 on success, 0 with err. */
+static int bind_weight(use_lite *m, kn_matrix *out, const char *name, int k, int n, kn_error *err)
+{
+    const kn_tensor *t = kn_st_find(m->st, name);
+    kn_weight_src src = {NULL, KN_F32, n, 0, NULL};
+    if (t && t->dtype == KN_I8) {
+        if (t->ndim != 2 || t->shape[0] != k || t->shape[1] != n) return !kn_fail(err, "weights: tensor '%s' has an unexpected shape", name);
+        if (!(src.scale = kn_st_q8_scale(m->st, name, n, err))) return 0;
+        src.data = t->data;
+        src.dtype = KN_I8;
+    } else if (!(src.data = weight(m, name, 2, k, n, err))) {
+        return 0;
+    }
+    if (kn_matrix_init_src(out, k, &src, 1) != 0) return !kn_fail(err, "out of memory preparing %s", name);
+    return 1;
+}
+
 /* Finds l<layer>.<suffix> with shape [k, n] and prepares it for the kernels. */
 static int bind_matrix(use_lite *m, kn_matrix *out, char *name, size_t cap, int l, const char *suffix, int k, int n,
                        kn_error *err)
 {
     snprintf(name, cap, "l%d.%s", l, suffix);
-    const float *w = weight(m, name, 2, k, n, err);
-    if (!w) return 0;
-    if (kn_matrix_init(out, w, k, n) != 0) {
-        kn_fail(err, "out of memory preparing %s", name);
-        return 0;
-    }
-    return 1;
+    return bind_weight(m, out, name, k, n, err);
 }
 
 static int bind_layer(use_lite *m, int l, const json_t *lcfg, kn_error *err)
@@ -149,11 +163,11 @@ static int embed_tokens(const use_lite *m, const kn_token_seq *seqs, size_t n, f
             if (id < 0 || id >= m->vocab_rows)
                 return kn_fail(err, "token id %d is outside the embedding table (0..%d)", id, m->vocab_rows - 1);
             float *xr = x + row * D;
-            const float *e = m->embed + (long)id * D;
+            kn_embedding_row(m->embed, m->embed_scale, id, D, xr);
             for (int j = 0; j < half; j++) {
-                float angle = (float)t * m->inv_timescales[j];
-                xr[j] = (e[j] + (float)sin(angle)) + e[j];
-                xr[half + j] = (e[half + j] + (float)cos(angle)) + e[half + j];
+                float angle = (float)t * m->inv_timescales[j], e0 = xr[j], e1 = xr[half + j];
+                xr[j] = (e0 + (float)sin(angle)) + e0;
+                xr[half + j] = (e1 + (float)cos(angle)) + e1;
             }
         }
     }
@@ -191,31 +205,33 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         free(lengths);
         return -1;
     }
-    for (int l = 0; l < KN_USE_LAYERS && M > 0; l++) {
+    int oom = 0; /* only quantised layers can run out of memory in kn_linear */
+    for (int l = 0; l < KN_USE_LAYERS && M > 0 && !oom; l++) {
         const use_layer *L = &m->layers[l];
         kn_layernorm(h, x, L->attn_ln_s, L->attn_ln_b, (int)M, L->d_in, m->ln_eps);
-        kn_linear(big, h, &L->qkv_w, L->qkv_b, (int)M);
+        oom |= kn_linear(big, h, &L->qkv_w, L->qkv_b, (int)M);
         if (kn_attention_batch(ctx, big, lengths, (int)n, L->d_att, L->heads, L->q_scale) != 0) {
             free(lengths);
             return kn_fail(err, "out of memory in attention");
         }
         /* y = attention output + residual (projected when the width changes); kept in h. */
         if (L->res_w.N) {
-            kn_linear(h, x, &L->res_w, L->res_b, (int)M);
-            kn_linear(x, ctx, &L->out_w, L->out_b, (int)M);
+            oom |= kn_linear(h, x, &L->res_w, L->res_b, (int)M);
+            oom |= kn_linear(x, ctx, &L->out_w, L->out_b, (int)M);
             kn_add(x, h, M * L->d_model);
         } else {
-            kn_linear(h, ctx, &L->out_w, L->out_b, (int)M);
+            oom |= kn_linear(h, ctx, &L->out_w, L->out_b, (int)M);
             kn_add(x, h, M * L->d_model);
         }
         kn_layernorm(h, x, L->ffn_ln_s, L->ffn_ln_b, (int)M, L->d_model, m->ln_eps);
-        kn_linear(big, h, &L->w1, L->b1, (int)M);
+        oom |= kn_linear(big, h, &L->w1, L->b1, (int)M);
         kn_relu(big, M * L->d_ff);
-        kn_linear(h, big, &L->w2, L->b2, (int)M);
+        oom |= kn_linear(h, big, &L->w2, L->b2, (int)M);
         kn_add(x, h, M * L->d_model);
     }
 
     free(lengths);
+    if (oom) return kn_fail(err, "out of memory for quantised activations");
 
     /* Mean over each sentence's tokens (an empty sentence pools to zeros, as in the graph). */
     int D = m->layers[KN_USE_LAYERS - 1].d_model, E = m->base.dim;
@@ -234,11 +250,11 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         for (int j = 0; j < D; j++) p[j] *= inv;
         row += T;
     }
-    kn_linear(out, pooled, &m->proj_w, m->proj_b, (int)n);
+    oom = kn_linear(out, pooled, &m->proj_w, m->proj_b, (int)n);
     for (long i = 0; i < (long)n * E; i++) out[i] = tanhf(out[i]);
     kn_l2_normalize(out, (int)n, E, m->l2_eps);
     if (pooled != ctx) free(pooled);
-    return 0;
+    return oom ? kn_fail(err, "out of memory for quantised activations") : 0;
 }
 
 /* Multiply-adds count 2 flops: the linear layers per token, attention per sentence (T^2 per
@@ -292,7 +308,13 @@ kn_encoder *kn_use_lite_open(const char *dir, const json_t *cfg, kn_error *err)
     m->d_embed = (int)emb->shape[1];
     m->n_timescales = (int)ts->shape[0];
     if (2 * m->n_timescales != m->d_embed) { kn_fail(err, "weights: timing signal width does not match embeddings"); goto fail; }
-    m->embed = weight(m, "embed.weight", 2, m->vocab_rows, m->d_embed, err);
+    if (emb->dtype == KN_I8) {
+        m->embed = emb;
+        m->embed_scale = kn_st_q8_scale(m->st, "embed.weight", m->vocab_rows, err);
+        if (!m->embed_scale) goto fail;
+    } else if (weight(m, "embed.weight", 2, m->vocab_rows, m->d_embed, err)) {
+        m->embed = emb;
+    }
     m->inv_timescales = weight(m, "timing.inv_timescales", 1, m->n_timescales, 0, err);
     for (int l = 0; l < KN_USE_LAYERS; l++)
         if (bind_layer(m, l, json_array_get(layers, l), err) != 0) goto fail;
@@ -302,10 +324,9 @@ kn_encoder *kn_use_lite_open(const char *dir, const json_t *cfg, kn_error *err)
     }
     int D = m->layers[KN_USE_LAYERS - 1].d_model;
     m->base.dim = (int)pw->shape[1];
-    const float *proj = weight(m, "proj.weight", 2, D, m->base.dim, err);
     m->proj_b = weight(m, "proj.bias", 1, m->base.dim, 0, err);
-    if (!m->embed || !m->inv_timescales || !proj || !m->proj_b) goto fail;
-    if (kn_matrix_init(&m->proj_w, proj, D, m->base.dim) != 0) { kn_fail(err, "out of memory"); goto fail; }
+    if (!m->embed || !m->inv_timescales || !m->proj_b) goto fail;
+    if (!bind_weight(m, &m->proj_w, "proj.weight", D, m->base.dim, err)) goto fail;
     return &m->base;
 fail:
     destroy(&m->base);

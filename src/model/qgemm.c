@@ -1,0 +1,191 @@
+/* qgemm.c - packing, quantisation, the portable kernel and the run-time kernel choice. */
+#include "model/qgemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/qgemm_internal.h"
+
+static int8_t get_row_major(const void *ctx, int k, int n)
+{
+    const kn_q8_matrix *shape = ((const void *const *)ctx)[1];
+    return ((const int8_t *)((const void *const *)ctx)[0])[(long)k * shape->N + n];
+}
+
+int kn_q8_pack_get(kn_q8_matrix *m, kn_q8_get get, const void *ctx, const float *scale, int K, int N)
+{
+    memset(m, 0, sizeof *m);
+    m->K = K;
+    m->N = N;
+    m->Kp = (K + 3) & ~3;
+    size_t nblocks = ((size_t)N + KN_Q8_NB - 1) / KN_Q8_NB, block = (size_t)m->Kp * KN_Q8_NB;
+    m->packed = aligned_alloc(64, nblocks * block);
+    m->scale = malloc(nblocks * KN_Q8_NB * sizeof *m->scale);
+    m->colsum = aligned_alloc(64, nblocks * KN_Q8_NB * sizeof *m->colsum);
+    if (!m->packed || !m->scale || !m->colsum) {
+        kn_q8_free(m);
+        return -1;
+    }
+    /* Padding (columns past N, inputs past K) is zero, so it adds nothing to any sum. */
+    memset(m->packed, 0, nblocks * block);
+    memset(m->colsum, 0, nblocks * KN_Q8_NB * sizeof *m->colsum);
+    for (size_t j = 0; j < nblocks * KN_Q8_NB; j++) m->scale[j] = j < (size_t)N ? scale[j] : 0.0f;
+    for (int n = 0; n < N; n++) {
+        int8_t *blk = m->packed + (size_t)(n / KN_Q8_NB) * block + (size_t)(n % KN_Q8_NB) * 4;
+        int32_t sum = 0;
+        for (int k = 0; k < K; k++) {
+            int8_t q = get(ctx, k, n);
+            blk[(size_t)(k / 4) * KN_Q8_NB * 4 + k % 4] = q;
+            sum += q;
+        }
+        m->colsum[n] = sum;
+    }
+    return 0;
+}
+
+int kn_q8_pack(kn_q8_matrix *m, const int8_t *q, const float *scale, int K, int N)
+{
+    kn_q8_matrix shape = {.N = N};
+    const void *ctx[2] = {q, &shape};
+    return kn_q8_pack_get(m, get_row_major, ctx, scale, K, N);
+}
+
+void kn_q8_free(kn_q8_matrix *m)
+{
+    free(m->packed);
+    free(m->scale);
+    free(m->colsum);
+    memset(m, 0, sizeof *m);
+}
+
+float kn_q8_quantize_channel(const float *w, long stride, int n, int8_t *q, long qstride)
+{
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(w[i * stride]));
+    float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    for (int i = 0; i < n; i++) {
+        float v = rintf(w[i * stride] / scale);
+        q[i * qstride] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+    }
+    return scale;
+}
+
+void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float *row_scale)
+{
+#pragma omp parallel for schedule(static) if ((long)M * K >= (1L << 16))
+    for (int r = 0; r < M; r++) {
+        const float *xr = x + (long)r * K;
+        int8_t *qr = q + (long)r * ldq;
+        float amax = 0.0f;
+        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(xr[k]));
+        /* |x| * (127 / amax) <= 127 up to rounding of the product, hence the clamp. */
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int k = 0; k < K; k++) {
+            float v = rintf(xr[k] * inv);
+            qr[k] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+        }
+        memset(qr + K, 0, (size_t)(ldq - K));
+        row_scale[r] = amax > 0.0f ? amax / 127.0f : 1.0f;
+    }
+}
+
+/* One int32 sum at a time over the packed layout: the reference the SIMD kernels match. */
+void kn_q8_tile_portable(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int r0, int r1, int b0, int b1)
+{
+    size_t block = (size_t)m->Kp * KN_Q8_NB;
+    for (int r = r0; r < r1; r++) {
+        const int8_t *x = xq + (size_t)r * m->Kp;
+        for (int b = b0; b < b1; b++) {
+            const int8_t *w = m->packed + (size_t)b * block;
+            int32_t s[KN_Q8_NB] = {0};
+            for (int k4 = 0; k4 < m->Kp / 4; k4++)
+                for (int c = 0; c < KN_Q8_NB; c++)
+                    for (int j = 0; j < 4; j++) s[c] += (int32_t)x[k4 * 4 + j] * w[((size_t)k4 * KN_Q8_NB + c) * 4 + j];
+            kn_q8_store(o, m, r, b * KN_Q8_NB, s, KN_Q8_NB);
+        }
+    }
+}
+
+int kn_q8_kernel_available(kn_q8_kernel k)
+{
+    __builtin_cpu_init();
+    switch (k) {
+    case KN_Q8_PORTABLE: return 1;
+    case KN_Q8_AVX2: return __builtin_cpu_supports("avx2");
+    case KN_Q8_VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni");
+    }
+    return 0;
+}
+
+const char *kn_q8_kernel_name(kn_q8_kernel k)
+{
+    return k == KN_Q8_VNNI ? "vnni" : k == KN_Q8_AVX2 ? "avx2" : "portable";
+}
+
+kn_q8_kernel kn_q8_best_kernel(void)
+{
+    static int chosen = -1;
+    if (chosen >= 0) return (kn_q8_kernel)chosen;
+    kn_q8_kernel k = kn_q8_kernel_available(KN_Q8_VNNI) ? KN_Q8_VNNI
+                     : kn_q8_kernel_available(KN_Q8_AVX2) ? KN_Q8_AVX2
+                                                           : KN_Q8_PORTABLE;
+    const char *force = getenv("KANAVA_INT8_KERNEL");
+    if (force)
+        for (int i = KN_Q8_PORTABLE; i <= KN_Q8_VNNI; i++)
+            if (strcmp(force, kn_q8_kernel_name((kn_q8_kernel)i)) == 0 && kn_q8_kernel_available((kn_q8_kernel)i))
+                k = (kn_q8_kernel)i;
+    chosen = (int)k;
+    return k;
+}
+
+static kn_q8_tile_fn tile_fn(kn_q8_kernel k)
+{
+    if (k == KN_Q8_VNNI && kn_q8_kernel_available(k)) return kn_q8_tile_vnni;
+    if (k == KN_Q8_AVX2 && kn_q8_kernel_available(k)) return kn_q8_tile_avx2;
+    return kn_q8_tile_portable;
+}
+
+/* Rows in tiles of ROW_TILE and column blocks in groups of BLOCK_GROUP, the tiles split
+ * between threads; a group's weights (Kp x 64 bytes) stay in L1 across a row tile. */
+enum { ROW_TILE = 96, BLOCK_GROUP = 4 };
+
+static void run_tiles(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_tile_fn fn)
+{
+    int nblocks = (m->N + KN_Q8_NB - 1) / KN_Q8_NB;
+    int row_tiles = (M + ROW_TILE - 1) / ROW_TILE, groups = (nblocks + BLOCK_GROUP - 1) / BLOCK_GROUP;
+    long work = (long)M * m->Kp * m->N;
+#pragma omp parallel for collapse(2) schedule(static) if (work >= (1L << 20) && row_tiles * groups > 1)
+    for (int t = 0; t < row_tiles; t++)
+        for (int g = 0; g < groups; g++) {
+            int r0 = t * ROW_TILE, r1 = r0 + ROW_TILE < M ? r0 + ROW_TILE : M;
+            int b0 = g * BLOCK_GROUP, b1 = b0 + BLOCK_GROUP < nblocks ? b0 + BLOCK_GROUP : nblocks;
+            fn(o, xq, m, r0, r1, b0, b1);
+        }
+}
+
+void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel)
+{
+    kn_q8_out o = {.acc = acc, .ldc = ldc};
+    run_tiles(&o, xq, m, M, tile_fn(kernel));
+}
+
+int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M)
+{
+    /* Allocated per call: small next to the product itself, and no per-thread state. */
+    int8_t *xq = malloc((size_t)M * m->Kp + 64);
+    float *row_scale = malloc((size_t)M * sizeof *row_scale);
+    if (!xq || !row_scale) {
+        free(xq);
+        free(row_scale);
+        return -1;
+    }
+    kn_q8_quantize_rows(x, M, m->K, xq, m->Kp, row_scale);
+    kn_q8_out o = {.y = y, .ldy = m->N, .row_scale = row_scale, .bias = b};
+    run_tiles(&o, xq, m, M, tile_fn(kn_q8_best_kernel()));
+    free(xq);
+    free(row_scale);
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* qgemm_vnni.c - the AVX-512 VNNI int8 kernel.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes and adds groups of four into int32 lanes
+ * without intermediate saturation. Activations are signed, so each broadcast is flipped
+ * to x + 128 (xor 0x80 per byte) and 128 * (column sum of the weights) is subtracted at
+ * the end: the same exact sum as the signed product. One zmm holds one block's 16
+ * columns x 4 inputs; a micro-tile is MR rows x up to 4 blocks in 16 accumulators. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "model/qgemm_internal.h"
+
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+enum { MR = 4, NVMAX = 4 };
+
+VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_out *o, const int8_t *xq,
+                                                                   const kn_q8_matrix *m, int r0, int b0,
+                                                                   const int mr, const int nv)
+{
+    const size_t block = (size_t)m->Kp * KN_Q8_NB;
+    const int8_t *w = m->packed + (size_t)b0 * block;
+    const int8_t *x = xq + (size_t)r0 * m->Kp;
+    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    __m512i acc[MR][NVMAX];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_si512();
+    for (int k4 = 0; k4 < m->Kp / 4; k4++) {
+        __m512i wv[NVMAX];
+        for (int v = 0; v < nv; v++) wv[v] = _mm512_load_si512((const void *)(w + v * block + (size_t)k4 * 64));
+        for (int r = 0; r < mr; r++) {
+            int32_t x4;
+            memcpy(&x4, x + (size_t)r * m->Kp + (size_t)k4 * 4, 4);
+            __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        __m512i offset = _mm512_slli_epi32(_mm512_load_si512((const void *)(m->colsum + (b0 + v) * KN_Q8_NB)), 7);
+        for (int r = 0; r < mr; r++) {
+            int32_t s[KN_Q8_NB] __attribute__((aligned(64)));
+            _mm512_store_si512((void *)s, _mm512_sub_epi32(acc[r][v], offset));
+            kn_q8_store(o, m, r0 + r, (b0 + v) * KN_Q8_NB, s, KN_Q8_NB);
+        }
+    }
+}
+
+/* mr and nv become constants in each case, so the accumulators live in registers. */
+#define ROWS(NV)                                                                                 \
+    do {                                                                                         \
+        int r = r0;                                                                              \
+        for (; r + MR <= r1; r += MR) micro(o, xq, m, r, b, MR, NV);                             \
+        switch (r1 - r) {                                                                        \
+        case 3: micro(o, xq, m, r, b, 3, NV); break;                                             \
+        case 2: micro(o, xq, m, r, b, 2, NV); break;                                             \
+        case 1: micro(o, xq, m, r, b, 1, NV); break;                                             \
+        default: break;                                                                          \
+        }                                                                                        \
+    } while (0)
+
+VNNI_TARGET void kn_q8_tile_vnni(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int r0, int r1, int b0,
+                                 int b1)
+{
+    for (int b = b0; b < b1; b += NVMAX) {
+        switch (b1 - b < NVMAX ? b1 - b : NVMAX) {
+        case 4: ROWS(4); break;
+        case 3: ROWS(3); break;
+        case 2: ROWS(2); break;
+        case 1: ROWS(1); break;
+        default: break;
+        }
+    }
+}
