@@ -253,5 +253,29 @@ check "a failing peer is named" grep -q "peer bad failed" <<<"$out"
 out=$("$BIN" bench-methods --data "$DEMO" --test "$DEMO" --label-column topic --shots two --out "$TMP/bm4" 2>&1)
 check "bad --shots is explained" grep -q "shots wants positive numbers or 'all'" <<<"$out"
 
+# --- int8: model quantize, train --quantize, and what they refuse
+"$BIN" model quantize use-lite --out "$TMP/use-lite-int8" >/dev/null 2>&1
+check "model quantize writes an int8 model" quiet jq -e '.quantization.weights == "int8"' "$TMP/use-lite-int8/config.json"
+size_f32=$(stat -c %s "$KANAVA_MODELS/use-lite/model.safetensors") size_i8=$(stat -c %s "$TMP/use-lite-int8/model.safetensors")
+check "the int8 weights are at most 30% of F32 ($size_i8 of $size_f32 bytes)" [ $((size_i8 * 100)) -le $((size_f32 * 30)) ]
+out=$("$BIN" model quantize "$TMP/use-lite-int8" --out "$TMP/twice" 2>&1); rc=$?
+check "quantising twice is refused" [ $rc -ne 0 -a ! -e "$TMP/twice" ]
+check "  and says why" grep -q "already quantised" <<<"$out"
+out=$("$BIN" model quantize use-lite --out "$TMP/use-lite-int8" 2>&1); rc=$?
+check "an existing output directory is not overwritten" [ $rc -ne 0 ] && grep -q "already exists" <<<"$out"
+check "embed takes the int8 model" "$BIN" embed --model "$TMP/use-lite-int8" <<<"How do I order a new card?" >/dev/null 2>&1
+"$BIN" train --data "$DEMO" --label-column topic --out "$TMP/f32-bundle" >/dev/null 2>&1
+"$BIN" model quantize "$TMP/f32-bundle" --out "$TMP/int8-bundle" >/dev/null 2>&1
+check "model quantize BUNDLE keeps the head and records it" quiet jq -e '.training.quantized == "int8"' "$TMP/int8-bundle/bundle.json"
+out=$("$BIN" classify --model "$TMP/int8-bundle" <<<"I lost my card" 2>&1)
+check "classify takes the int8 bundle" grep -q "lost_card" <<<"$out"
+"$BIN" train --method tfidf --data "$DEMO" --label-column topic --out "$TMP/tfidf-bundle" >/dev/null 2>&1
+out=$("$BIN" model quantize "$TMP/tfidf-bundle" --out "$TMP/tfidf-int8" 2>&1)
+check "a tfidf bundle has nothing to quantise" grep -q "no encoder to quantise" <<<"$out"
+out=$("$BIN" train --method bm25 --quantize --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
+check "train --quantize with bm25 is refused" [ $rc -eq 2 ] && grep -q "has no encoder" <<<"$out"
+out=$("$BIN" train --method setfit --base "$TMP/use-lite-int8" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "setfit on an int8 base is refused with the way out" grep -q "train on the F32 model with --quantize" <<<"$out"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "learn/bundle.h"
+#include "model/quantize.h"
 #include "util/fs.h"
 #include "util/progress.h"
 
@@ -89,6 +90,9 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
     if (!(b->encoder_dir = strdup(o->encoder_dir))) return kn_fail(err, "out of memory");
     if (!(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
     if (o->method == KN_METHOD_SETFIT) {
+        if (kn_model_is_quantized(o->encoder_dir))
+            return kn_fail(err, "--method setfit fine-tunes float weights and %s is quantised: train on the F32 model "
+                                "with --quantize instead", o->encoder_dir);
         if (strcmp(b->encoder->ops->family, "use-lite") != 0)
             return kn_fail(err, "--method setfit supports the use-lite encoder for now (%s is %s)", o->encoder_dir,
                            b->encoder->ops->family);
