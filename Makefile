@@ -25,6 +25,9 @@ LDLIBS := $(shell pkg-config --libs $(PKGS)) -L$(BLAS_LIB_DIR) -Wl,-rpath,$(BLAS
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The web UI (web/) goes into the library as a generated C table (tools/embed_assets.sh).
+WEB_FILES := $(shell find web -type f | sort)
+LIB_OBJ += $(BUILD)/gen/web_assets.o
 CLI_OBJ := $(BUILD)/src/cli/main.o
 TEST_SRC := $(shell find tests -maxdepth 1 -name 'test_*.c' | sort)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -42,6 +45,13 @@ $(BUILD)/kanava: $(CLI_OBJ) $(BUILD)/libkanava.a
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The directories are prerequisites too, so that adding or removing a file re-embeds.
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) $(shell find web -type d) tools/embed_assets.sh
+	tools/embed_assets.sh $@ web $(WEB_FILES)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c Makefile
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c tests/test_util.h $(BUILD)/libkanava.a

@@ -77,6 +77,14 @@ run demo tests/demo_test.sh build
 run san/demo tests/demo_test.sh build-san
 run crash tests/crash_test.sh build
 run san/crash tests/crash_test.sh build-san
+run ui-api-messages tests/ui_api_a_test.sh build
+run san/ui-api-messages tests/ui_api_a_test.sh build-san
+run ui-api-jobs tests/ui_api_b_test.sh build
+run san/ui-api-jobs tests/ui_api_b_test.sh build-san
+run serve-batch tests/serve_batch_test.sh build
+run san/serve-batch tests/serve_batch_test.sh build-san
+run ui-browser tests/ui/run.sh build
+run san/ui-browser tests/ui/run.sh build-san
 run torch-reference /usr/bin/python3 tools/torch/check_reference.py --package-dir build/cache/package/dist \
     --model-dir "$KANAVA_MODELS/use-lite"
 

@@ -6,7 +6,7 @@ F.linear, matmul, softmax, layer_norm, erf GELU, then mean pooling).
 
   /usr/bin/python3 bench/peers/bert_torch.py MODEL_DIR
       [--threads 2] [--lengths 16,64] [--lat-n 200] [--warmup 10]
-      [--batch 32] [--batches 6] [--repeats 3] [--seed 1]
+      [--batch 32] [--batches 6] [--repeats 3] [--seed 1] [--int8]
 
 MODEL_DIR is normally the random-weight model with the exact shapes of
 paraphrase-multilingual-MiniLM-L12-v2 written by
@@ -23,6 +23,12 @@ per length:
                            --repeats passes (this 2-core VM is noisy)
   peak_rss_mib             ru_maxrss so far (model loading included)
 The BLAS that torch has mapped is printed first; then one JSON line per length.
+
+--int8: the linear layers become nn.Linear modules holding the same weights and go
+through torch.quantization.quantize_dynamic (qint8 weights, activations quantised per
+batch at run time; embedding tables stay float32). The quantised engine and the
+int8-vs-float32 cosine on a few sequences are printed; after the per-length lines, one
+more JSON line gives "model_file_mib", the size of torch.save(state_dict).
 """
 
 import argparse
@@ -73,6 +79,28 @@ def describe_blas():
     return "none mapped (torch BLAS_INFO from its build config)", detail
 
 
+def with_linear_modules(model):
+    """Moves every linear layer's weight and bias out of model.params into an nn.Linear
+    (same [out, in] layout) that model._lin then calls: quantize_dynamic only swaps
+    nn.Linear modules, and bert_reference.py calls F.linear on raw parameters."""
+    import torch
+    linears = torch.nn.ModuleDict()
+    for key in [k for k in model.params.keys() if k.endswith("/weight")]:
+        base = key[:-len("/weight")]
+        w = model.params[key]
+        if w.dim() != 2 or "embeddings" in base:
+            continue
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(model.params[base + "/bias"])
+        linears[base] = lin
+        del model.params[key], model.params[base + "/bias"]
+    model.linears = linears
+    model._lin = lambda x, name: model.linears[name.replace(".", "/")](x)
+    return model
+
+
 def percentile(sorted_vals, p):
     k = max(1, math.ceil(p / 100.0 * len(sorted_vals)))
     return sorted_vals[k - 1]
@@ -89,6 +117,7 @@ def main():
     ap.add_argument("--batches", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--int8", action="store_true", help="torch dynamic int8 quantisation of the linear layers")
     args = ap.parse_args()
 
     # Thread pools are sized when the libraries load: set the variables first.
@@ -127,6 +156,21 @@ def main():
         v = tok["model"]["vocab"]
         cls_id, sep_id, lo, hi = v["[CLS]"], v["[SEP]"], v["[MASK]"] + 1, len(v)
     rng = np.random.default_rng(args.seed)
+    if args.int8:
+        probe = torch.from_numpy(rng.integers(lo, hi, size=(4, 16)).astype(np.int64))
+        probe_mask = torch.ones_like(probe)
+        with torch.inference_mode():
+            ref = model(probe, probe_mask)
+            model = with_linear_modules(model)
+            same = float((model(probe, probe_mask) - ref).abs().max())
+            model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+            q = model(probe, probe_mask)
+        cos = (q * ref).sum(1) / (q.norm(dim=1) * ref.norm(dim=1))
+        print("torch int8: quantize_dynamic(nn.Linear, qint8) of %d layers, engine %s (supported: %s); nn.Linear "
+              "copy vs original max abs diff %.1e; int8 vs float32 cosine on 4 sequences: min %.5f"
+              % (len(model.linears), torch.backends.quantized.engine,
+                 ", ".join(torch.backends.quantized.supported_engines), same, float(cos.min())))
+        sys.stdout.flush()
 
     def make(n, length):
         ids = rng.integers(lo, hi, size=(n, length))
@@ -160,11 +204,18 @@ def main():
             assert out.shape == (args.batch, model.dim) and bool(torch.isfinite(out).all())
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps({
-            "peer": "pytorch", "seq_len": length, "threads": torch.get_num_threads(), "blas": blas,
+            "peer": "pytorch", "precision": "int8" if args.int8 else "f32",
+            "seq_len": length, "threads": torch.get_num_threads(), "blas": blas,
             "lat_p50_ms": round(percentile(lat, 50), 2), "lat_p99_ms": round(percentile(lat, 99), 2),
             "batch32_sent_per_s": round(args.batch * args.batches / dt, 1),
             "peak_rss_mib": round(peak, 1)}))
         sys.stdout.flush()
+    if args.int8:  # after the timings, so that serialising adds nothing to their peak RSS
+        import io
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        print(json.dumps({"peer": "pytorch", "precision": "int8", "engine": torch.backends.quantized.engine,
+                          "model_file_mib": round(buf.tell() / 2**20, 2)}))
 
 
 if __name__ == "__main__":

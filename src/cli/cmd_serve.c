@@ -19,9 +19,13 @@ static void usage(FILE *f)
             "                           registered in the workspace and made its active model.\n"
             "                           Default: the workspace's active model (POST /api/models/{id}/activate\n"
             "                           swaps models while the server runs)\n"
+            "  --base-model DIR         the encoder models are trained on from the UI (POST /api/train);\n"
+            "                           default: the active model's encoder, else use-lite\n"
             "  --bind ADDR              numeric address to listen on (default 127.0.0.1)\n"
             "  --port N                 default 8080\n"
-            "  --threads N              worker threads (default 4)\n"
+            "  --threads N              cores the model computes on (default: all)\n"
+            "  --http-threads N         connection threads (default 4); requests that arrive together\n"
+            "                           are classified together in one batch\n"
             "  --margin X               routing: needed lead over the second topic (default 0.1)\n"
             "  --fallback-language TAG  routing: reply language when the message's has none (default en)\n"
             "  --max-body BYTES         largest request body (default 1048576)\n"
@@ -46,7 +50,9 @@ int cmd_serve(int argc, char **argv)
         {"workspace", required_argument, 0, 'w'}, {"model", required_argument, 0, 'm'},
         {"bind", required_argument, 0, 'b'},      {"port", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'},   {"margin", required_argument, 0, 'M'},
+        {"http-threads", required_argument, 0, 'H'},
         {"fallback-language", required_argument, 0, 'f'}, {"max-body", required_argument, 0, 'x'},
+        {"base-model", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     kn_server_options o;
     kn_server_default_options(&o);
@@ -59,6 +65,7 @@ int cmd_serve(int argc, char **argv)
         switch (c) {
         case 'w': workspace = optarg; break;
         case 'm': o.model_dir = optarg; break;
+        case 'B': o.base_model = optarg; break;
         case 'b': o.bind = optarg; break;
         case 'f': o.fallback_language = optarg; break;
         case 'p':
@@ -68,6 +75,10 @@ int cmd_serve(int argc, char **argv)
         case 't':
             if (parse_long(optarg, 1, 256, &v) != 0) { fprintf(stderr, "kanava serve: --threads wants 1 to 256, not '%s'\n", optarg); return KN_EXIT_USAGE; }
             o.threads = (int)v;
+            break;
+        case 'H':
+            if (parse_long(optarg, 1, 256, &v) != 0) { fprintf(stderr, "kanava serve: --http-threads wants 1 to 256, not '%s'\n", optarg); return KN_EXIT_USAGE; }
+            o.http_threads = (int)v;
             break;
         case 'x':
             if (parse_long(optarg, 1, 1L << 30, &v) != 0) { fprintf(stderr, "kanava serve: --max-body wants 1 to 1073741824 bytes, not '%s'\n", optarg); return KN_EXIT_USAGE; }

@@ -16,5 +16,6 @@ int cmd_import(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_topic(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_map(int argc, char **argv);
 
 #endif

@@ -60,6 +60,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "token") == 0) return cmd_token(argc - 1, argv + 1);
     if (strcmp(cmd, "topic") == 0) return cmd_topic(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "map") == 0) return cmd_map(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kanava %s\n", KANAVA_VERSION);
         return KN_EXIT_OK;

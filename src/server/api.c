@@ -142,6 +142,10 @@ static json_t *prediction_json(const kn_bundle *b, const float *proba)
 static float *predict(kn_request *r, const char *text)
 {
     kn_live_model *model = r->model;
+    if (!model) {
+        kn_api_no_model(r);
+        return NULL;
+    }
     float *proba = malloc((size_t)model->bundle->n_classes * sizeof *proba);
     kn_error err = {{0}};
     if (!proba) kn_fail(&err, "out of memory");
@@ -390,6 +394,12 @@ static int decide(kn_server *srv, const kn_live_model *model, const kn_message *
     return rc;
 }
 
+int kn_api_decide(kn_server *srv, const kn_live_model *model, const kn_message *m, const float *proba,
+                  kn_route_decision *d, kn_error *err)
+{
+    return decide(srv, model, m, proba, d, err);
+}
+
 /* POST /api/messages/{id}/route */
 static void message_route(kn_request *r, char **args)
 {
@@ -597,12 +607,21 @@ static const api_route routes[] = {
     {"GET", "/metrics", "/metrics", KN_ROLE_ADMIN | KN_ROLE_SERVICE, metrics_get},
     {"GET", "/api/openapi.json", "/api/openapi.json", 0, openapi_get},
     {"POST", "/api/messages", "/api/messages", ALL_ROLES, messages_create},
+    {"GET", "/api/messages", "/api/messages", ALL_ROLES, kn_api_messages_list},
+    {"GET", "/api/me", "/api/me", ALL_ROLES, kn_api_me},
+    {"GET", "/api/stats", "/api/stats", ALL_ROLES, kn_api_stats},
+    {"POST", "/api/import", "/api/import", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, kn_api_import},
     {"GET", "/api/messages/*", "/api/messages/{id}", ALL_ROLES, message_get},
     {"POST", "/api/messages/*/classify", "/api/messages/{id}/classify", ALL_ROLES, message_classify},
     {"POST", "/api/messages/*/route", "/api/messages/{id}/route", KN_ROLE_ADMIN | KN_ROLE_SERVICE, message_route},
     {"GET", "/api/messages/*/annotations", "/api/messages/{id}/annotations", ALL_ROLES, kn_api_annotations_list},
     {"POST", "/api/messages/*/annotations", "/api/messages/{id}/annotations", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR,
      kn_api_annotations_create},
+    /* before /api/annotations/{id}, so that metrics name them by their own pattern */
+    {"POST", "/api/annotations/bulk", "/api/annotations/bulk", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR,
+     kn_api_annotations_bulk},
+    {"POST", "/api/annotations/bulk-delete", "/api/annotations/bulk-delete", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR,
+     kn_api_annotations_bulk_delete},
     {"GET", "/api/annotations/*", "/api/annotations/{id}", ALL_ROLES, kn_api_annotation_get},
     {"DELETE", "/api/annotations/*", "/api/annotations/{id}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR,
      kn_api_annotation_delete},
@@ -616,6 +635,13 @@ static const api_route routes[] = {
     {"GET", "/api/models", "/api/models", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR | KN_ROLE_SERVICE, kn_api_models_list},
     {"POST", "/api/models", "/api/models", KN_ROLE_ADMIN, kn_api_models_create},
     {"POST", "/api/models/*/activate", "/api/models/{id}/activate", KN_ROLE_ADMIN, kn_api_models_activate},
+    {"GET", "/api/models/*", "/api/models/{id}", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR | KN_ROLE_SERVICE, kn_api_model_get},
+    {"POST", "/api/train", "/api/train", KN_ROLE_ADMIN, kn_api_train},
+    {"GET", "/api/jobs", "/api/jobs", ALL_ROLES, kn_api_jobs_list},
+    {"GET", "/api/jobs/*", "/api/jobs/{id}", ALL_ROLES, kn_api_job_get},
+    {"POST", "/api/map", "/api/map", KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR, kn_api_map_compute},
+    {"GET", "/api/map", "/api/map", ALL_ROLES, kn_api_map_get},
+    {"POST", "/api/route", "/api/route", KN_ROLE_ADMIN, kn_api_route_all},
 };
 
 /* Splits "/a/b/c" in place into segments; -1 for too many or empty segments. */

@@ -10,7 +10,6 @@
 #include "server/server_internal.h"
 
 #define MAX_SHORT 1024      /* topic names and annotators: what the store accepts */
-#define DEFAULT_ANNOTATOR "api" /* the auth layer knows a token's role, not its name */
 
 /* {"id", "message_id", "topic", "annotator" (null when not recorded), "created_at"} */
 static json_t *annotation_json(const kn_annotation *a)
@@ -59,7 +58,7 @@ void kn_api_annotations_create(kn_request *r, char **args)
     if (!body || kn_api_only_keys(r, body, "", keys) != 0 || short_string(r, body, "topic", 1, &topic) != 0 ||
         short_string(r, body, "annotator", 0, &annotator) != 0)
         goto done;
-    if (!annotator) annotator = DEFAULT_ANNOTATOR;
+    if (!annotator) annotator = r->token_name; /* the token's name, set by kn_auth_check */
     int64_t message_id = kn_api_parse_id(args[0]);
     if (message_id < 0) {
         respond_not_found(r, "message", args[0]);

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "server/server_internal.h"
+#include "store/ui_messages.h"
 
 static int role_bit(const char *role)
 {
@@ -26,6 +27,7 @@ int kn_auth_check(kn_request *r, int roles)
     kn_error err = {{0}};
     pthread_mutex_lock(&srv->store_lock);
     int rc = kn_store_check_token(srv->store, token, r->role, &err);
+    if (rc == 0) rc = kn_store_token_name(srv->store, token, r->token_name, sizeof r->token_name, &err);
     pthread_mutex_unlock(&srv->store_lock);
     if (rc < 0) {
         kn_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "checking the token: %s", err.msg);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "server/server_internal.h"
+#include "server/static.h"
 
 static double ms_since(const struct timespec *t0)
 {
@@ -209,7 +210,7 @@ enum MHD_Result kn_http_access(void *cls, struct MHD_Connection *conn, const cha
     }
     if (r->responded) return MHD_YES;
     if (r->too_large) return too_large(r) == 0 ? MHD_YES : MHD_NO;
-    kn_api_dispatch(r);
+    if (!kn_static_handle(r)) kn_api_dispatch(r); /* / and /ui/: the web UI, no token */
     if (!r->responded &&
         kn_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "the request was not answered") != 0)
         return MHD_NO;

@@ -3,6 +3,7 @@
  *   kanava_http_request_duration_seconds{path_pattern}           histogram
  *   kanava_route_decisions_total{topic,action}                   counter
  *   kanava_model_swaps_total                                     counter
+ *   kanava_model_batches_total, kanava_model_batch_texts_total   counters (micro-batching)
  *   kanava_active_model_id                                       gauge
  * Labels are bounded: methods outside a fixed list are "other", paths are endpoint patterns
  * (never ids or text), topics come from the bundles' class names (at most MAX_DECISIONS
@@ -230,6 +231,15 @@ char *kn_metrics_render(kn_metrics *m)
             "# TYPE kanava_model_swaps_total counter\n"
             "kanava_model_swaps_total %" PRIu64 "\n",
         m->swaps);
+    uint64_t batches, texts;
+    kn_live_batch_stats(&batches, &texts);
+    put(&b, "# HELP kanava_model_batches_total Forward passes of the live model (micro-batches of concurrent requests).\n"
+            "# TYPE kanava_model_batches_total counter\n"
+            "kanava_model_batches_total %" PRIu64 "\n"
+            "# HELP kanava_model_batch_texts_total Texts predicted in those batches.\n"
+            "# TYPE kanava_model_batch_texts_total counter\n"
+            "kanava_model_batch_texts_total %" PRIu64 "\n",
+        batches, texts);
     put(&b, "# HELP kanava_active_model_id The models-table id of the live model.\n"
             "# TYPE kanava_active_model_id gauge\n"
             "kanava_active_model_id %" PRId64 "\n",

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "route/route.h"
+#include "model/encoder.h"
 #include "server/server_internal.h"
 
 #define CONNECTION_MEMORY (64 * 1024) /* headers and MHD's buffers per connection */
@@ -21,7 +22,8 @@ void kn_server_default_options(kn_server_options *o)
     memset(o, 0, sizeof *o);
     o->bind = "127.0.0.1";
     o->port = 8080;
-    o->threads = 4;
+    o->threads = 0;
+    o->http_threads = 4;
     o->margin = 0.1;
     o->fallback_language = "en";
     o->max_body = 1048576;
@@ -79,9 +81,11 @@ static int load_first_model(kn_server *srv, kn_error *err)
     if (!dir) {
         int rc = kn_store_active_model(srv->store, &active, err);
         if (rc < 0) return -1;
-        if (rc == 1)
-            return kn_fail(err, "the workspace has no active model: pass --model BUNDLE_DIR (it is registered and "
-                                "made active)");
+        if (rc == 1) {
+            /* A new workspace: messages are imported, labelled and trained from the UI. */
+            fprintf(stderr, "no active model yet: classify and route answer 409 until one is trained and activated\n");
+            return 0;
+        }
         dir = active.bundle_path;
     }
     int bad_bundle = 0;
@@ -105,7 +109,7 @@ static struct MHD_Daemon *start(kn_server *srv, kn_error *err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)o->port, NULL, NULL, kn_http_access, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
         MHD_OPTION_NOTIFY_COMPLETED, kn_http_completed, srv, MHD_OPTION_END);
     if (!d) kn_fail(err, "cannot listen on %s port %d (in use, or not an address of this machine?)", o->bind, o->port);
@@ -118,7 +122,11 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
     memset(&srv, 0, sizeof srv);
     srv.opt = *o;
     if (!o->db_path) return kn_fail(err, "no workspace database given");
-    if (o->threads < 1 || o->threads > 256) return kn_fail(err, "--threads %d: expected 1 to 256", o->threads);
+    if (o->threads < 0 || o->threads > 256) return kn_fail(err, "--threads %d: expected 1 to 256", o->threads);
+    if (o->http_threads < 1 || o->http_threads > 256)
+        return kn_fail(err, "--http-threads %d: expected 1 to 256", o->http_threads);
+    kn_set_threads(o->threads);
+    kn_live_set_compute_threads(o->threads);
     if (o->port < 1 || o->port > 65535) return kn_fail(err, "--port %d: expected 1 to 65535", o->port);
     if (o->max_body < 1) return kn_fail(err, "--max-body must be at least 1 byte");
     if (check_routing(o, err) != 0) return -1;
@@ -141,12 +149,13 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
     pthread_mutex_init(&srv.model_lock, NULL);
     pthread_mutex_init(&srv.swap_lock, NULL);
     srv.metrics = kn_metrics_new();
-    if (!srv.metrics) kn_fail(err, "out of memory");
+    srv.jobs = kn_jobs_new();
+    if (!srv.metrics || !srv.jobs) kn_fail(err, "out of memory");
     else srv.store = kn_store_open(o->db_path, 0, err);
     if (srv.store && load_first_model(&srv, err) == 0) daemon = start(&srv, err);
     /* Only a server that runs makes its model the workspace's active one (a failed start,
      * say a port in use, leaves the workspace as it was). */
-    if (daemon && kn_live_mark_active(&srv, srv.live->id, err) != 0) {
+    if (daemon && srv.live && kn_live_mark_active(&srv, srv.live->id, err) != 0) {
         MHD_stop_daemon(daemon);
         daemon = NULL;
     }
@@ -159,6 +168,7 @@ int kn_server_run(const kn_server_options *o, kn_error *err)
         MHD_stop_daemon(daemon);
         rc = 0;
     }
+    kn_jobs_free(srv.jobs); /* running jobs stop at their next step; they use the store and models */
     kn_live_swap(&srv, NULL); /* every request is done: this closes the live bundle */
     if (srv.store) kn_store_close(srv.store);
     kn_metrics_free(srv.metrics);

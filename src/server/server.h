@@ -39,10 +39,14 @@ typedef struct kn_server_options {
                                     * the workspace's active model */
     const char *bind;              /* numeric address, default 127.0.0.1 */
     int port;                      /* default 8080 */
-    int threads;                   /* MHD thread pool size, default 4 */
+    int threads;                   /* cores the model computes on (its kernel threads); 0: all */
+    int http_threads;              /* connection threads (MHD pool), default 4: concurrent requests
+                                    * wait for the model together and are predicted as one batch */
     double margin;                 /* routing ambiguity margin, default 0.1 */
     const char *fallback_language; /* default "en" */
     size_t max_body;               /* bytes per request body, default 1 MiB */
+    const char *base_model;        /* encoder directory for POST /api/train; NULL: the active
+                                    * model's encoder, else the default model (use-lite) */
 } kn_server_options;
 
 void kn_server_default_options(kn_server_options *o);

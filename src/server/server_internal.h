@@ -11,17 +11,26 @@
 #include <time.h>
 
 #include "learn/bundle.h"
+#include "route/route.h"
+#include "server/jobs.h"
 #include "server/server.h"
 #include "store/store.h"
 
+typedef struct kn_predict_item kn_predict_item; /* live_model.c: one text waiting for a batch */
+
 /* A bundle as the server runs it, shared by the requests that use it. refs counts the
  * server's own reference (while it is the live model) and one per request in flight; the
- * last release closes the bundle. The bundle has scratch buffers, so lock serialises its
- * predictions (requests on different models predict in parallel). */
+ * last release closes the bundle. The bundle has scratch buffers, so one thread at a time
+ * predicts with it: texts that arrive while it is busy queue up and the next free request
+ * thread predicts all of them as one batch (micro-batching; requests on different models
+ * predict in parallel). */
 typedef struct kn_live_model {
     kn_bundle *bundle;
     int64_t id; /* its row in the models table (predictions, decisions) */
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;  /* guards queue and busy */
+    pthread_cond_t batch_done;
+    kn_predict_item *queue, *queue_tail;
+    int busy;
     int refs; /* under kn_server.model_lock */
 } kn_live_model;
 
@@ -39,6 +48,7 @@ typedef struct kn_server {
     pthread_mutex_t model_lock;
     pthread_mutex_t swap_lock;
     kn_metrics *metrics;
+    kn_jobs *jobs; /* background jobs (jobs.h): training, the map, routing every message */
 } kn_server;
 
 /* One HTTP request, from its first header to the completion callback. */
@@ -54,6 +64,7 @@ typedef struct kn_request {
     unsigned status;
     struct timespec start;
     char role[16];  /* set by kn_auth_check */
+    char token_name[257]; /* set by kn_auth_check: the annotator of annotations made with it */
     kn_live_model *model; /* a reference to the live model while the handler runs */
 } kn_request;
 
@@ -112,6 +123,39 @@ void kn_api_annotations_list(kn_request *r, char **args);
 void kn_api_annotation_get(kn_request *r, char **args);
 void kn_api_annotation_delete(kn_request *r, char **args);
 
+/* ---- UI jobs (issue 7): api_jobs.c (GET /api/jobs, /api/jobs/{id}, POST /api/route),
+ * api_train.c (POST /api/train, GET /api/models/{id}), api_map.c (POST and GET /api/map) -- */
+
+void kn_api_jobs_list(kn_request *r, char **args);
+void kn_api_job_get(kn_request *r, char **args);
+void kn_api_route_all(kn_request *r, char **args);
+void kn_api_train(kn_request *r, char **args);
+void kn_api_model_get(kn_request *r, char **args);
+void kn_api_map_compute(kn_request *r, char **args);
+void kn_api_map_get(kn_request *r, char **args);
+/* Answers a job start (kn_jobs_start's id): 202 {"job": id}, 409 job_running, or 500. */
+void kn_api_respond_started(kn_request *r, int64_t id, int64_t running, const char *kind, const kn_error *err);
+/* 409 {"error": {"code": "no_active_model"}}: the workspace has no live model yet. */
+void kn_api_no_model(kn_request *r);
+/* The encoder directory new models are trained on (and tfidf/bm25 models are mapped with):
+ * --base-model, else the active model's encoder, else the default model. -1 with err. */
+int kn_api_base_encoder(kn_server *srv, char *out, size_t cap, kn_error *err);
+/* Routes one message as POST /api/messages/{id}/route does (api.c): decides, records the
+ * prediction and the decision, sets the status; the store lock is held by the caller. */
+int kn_api_decide(kn_server *srv, const kn_live_model *model, const kn_message *m, const float *proba,
+                  kn_route_decision *d, kn_error *err);
+
+/* ---- UI messages (issue 7): api_ui_messages.c (GET /api/me, /api/messages, /api/stats),
+ * api_ui_import.c (POST /api/import), api_ui_annotations.c (POST /api/annotations/bulk,
+ * /api/annotations/bulk-delete) ----------------------------------------------------------- */
+
+void kn_api_me(kn_request *r, char **args);
+void kn_api_messages_list(kn_request *r, char **args);
+void kn_api_stats(kn_request *r, char **args);
+void kn_api_import(kn_request *r, char **args);
+void kn_api_annotations_bulk(kn_request *r, char **args);
+void kn_api_annotations_bulk_delete(kn_request *r, char **args);
+
 /* ---- live_model.c: the live bundle and its hot swap ----------------------------------- */
 
 /* Opens the bundle at dir (an absolute path) as model id, with one reference. */
@@ -122,8 +166,13 @@ void kn_live_release(kn_server *srv, kn_live_model *m);
 /* Makes m (with its one reference, which the server takes over) the live model; the old one
  * is closed once its last request is done. Counts a swap in the metrics. */
 void kn_live_swap(kn_server *srv, kn_live_model *m);
-/* proba (n_classes floats) of one text. */
+/* proba (n_classes floats) of one text, predicted in a batch with the texts of other
+ * requests that arrive while the model is busy. */
 int kn_live_predict(kn_live_model *m, const char *text, float *proba, kn_error *err);
+/* Batches predicted and texts in them since the server started (for /metrics). */
+void kn_live_batch_stats(uint64_t *batches, uint64_t *texts);
+/* The kernel threads each prediction may use (0: the OpenMP default, all cores). */
+void kn_live_set_compute_threads(int n);
 /* The classes count recorded in the models table: {"classes": N}; malloc'ed. */
 char *kn_live_metrics_json(const kn_bundle *b);
 /* Opens dir and registers it in the store (not active; the store lock is taken here): the

@@ -101,6 +101,25 @@ static const migration MIGRATIONS[] = {
      "  revoked_at INTEGER\n"
      ");\n"
      "CREATE UNIQUE INDEX tokens_active_name ON tokens(name) WHERE revoked_at IS NULL;\n"},
+    /* The web UI (issue 7): the 2-D map of a model's messages (UMAP + k-means clusters) and
+     * the held-out evaluation of a model trained from the annotations. Evaluations have their
+     * own table because the server rewrites models.metrics on every activation. A map point
+     * with model_id NULL belongs to the base map, drawn with the base encoder before any
+     * model exists; the unique index keys it as model 0 (no models row has id 0). */
+    {2,
+     "CREATE TABLE map_points (\n"
+     "  model_id INTEGER REFERENCES models(id) ON DELETE CASCADE,\n"
+     "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+     "  x REAL NOT NULL,\n"
+     "  y REAL NOT NULL,\n"
+     "  cluster INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE UNIQUE INDEX map_points_key ON map_points(coalesce(model_id, 0), message_id);\n"
+     "CREATE INDEX map_points_message ON map_points(message_id);\n"
+     "CREATE TABLE model_evaluations (\n"
+     "  model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,\n"
+     "  report TEXT NOT NULL\n"
+     ");\n"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -17,6 +17,8 @@
  *                created_at
  *   tokens       id, name, role ('admin', 'annotator', 'service'), hash (hex SHA-256 of the
  *                token), created_at, revoked_at
+ *   map_points   model_id, message_id, x, y, cluster  (the UI's 2-D map; ui_store.h)
+ *   model_evaluations  model_id, report (JSON text: held-out metrics; ui_store.h)
  *
  * Every function returns 0 (or a count / an id >= 0) on success and -1 with a message in
  * err. Strings handed out are malloc'ed and owned by the caller (the *_free functions). */
@@ -32,7 +34,7 @@
 
 typedef struct kn_store kn_store;
 
-#define KN_STORE_SCHEMA_VERSION 1
+#define KN_STORE_SCHEMA_VERSION 2
 
 /* Opens (creating when asked) the workspace database at path. */
 kn_store *kn_store_open(const char *path, int create, kn_error *err);
