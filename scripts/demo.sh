@@ -115,7 +115,8 @@ if [ "${KANAVA_DEMO_NO_SERVE:-0}" = 1 ]; then
 fi
 cat <<EOF
 
-Kanava serves the demo workspace at $URL (the API: docs/API.md). Ctrl-C stops it. Try:
+Kanava serves the demo workspace at $URL: open it in a browser and sign in with the
+admin token above (the API: docs/API.md). Ctrl-C stops it. Or try:
 
   # classify a text
   curl -s -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' \\
