@@ -453,13 +453,22 @@ static void test_details(void **state)
     int64_t id[3];
     assert_int_equal(kn_store_add_messages(s, msgs, 3, id, NULL, &err), 0);
 
-    /* no active model: no prediction, no cluster */
+    /* no active model: no prediction; a cluster only from the base map (drawn before any
+     * model: model_id NULL) */
+    int map = has_map_table(path);
+    if (map) {
+        char text[200];
+        snprintf(text, sizeof text, "INSERT INTO map_points VALUES (NULL, %lld, 1, 2, 7)", (long long)id[2]);
+        sql(path, text);
+    }
     kn_message_view *v = NULL;
     size_t n, total;
     kn_message_query q = {.limit = 10};
     assert_int_equal(kn_store_query_messages(s, &q, &v, &n, &total, &err), 0);
     assert_int_equal(n, 3);
     assert_false(v[0].has_prediction || v[0].has_decision || v[0].has_cluster || v[0].n_labels);
+    assert_int_equal(v[2].has_cluster, map);
+    if (map) assert_int_equal(v[2].cluster, 7);
     assert_string_equal(v[0].message.text, "Haluan rahani takaisin");
     assert_string_equal(v[0].message.language, "fi");
     assert_string_equal(v[0].message.channel, "email");
@@ -484,7 +493,6 @@ static void test_details(void **state)
                             .probability = 0.75, .threshold = 0.7, .margin = 0.3, .reason = "confident",
                             .reply_language = "fi", .reply_text = "Palautus tulossa"};
     assert_true(kn_store_add_decision(s, &d, &err) > 0);
-    int map = has_map_table(path);
     if (map) {
         char text[200];
         snprintf(text, sizeof text, "INSERT INTO map_points VALUES (%lld, %lld, 1, 2, 3), (%lld, %lld, 1, 2, 9)",
@@ -512,6 +520,7 @@ static void test_details(void **state)
     assert_int_equal(v[0].has_cluster, map);
     if (map) assert_int_equal(v[0].cluster, 3);
     assert_false(v[1].has_cluster); /* its point is on another model's map */
+    assert_false(v[2].has_cluster); /* the active model has a map: the base map is not mixed in */
     assert_true(v[1].has_prediction);
     assert_string_equal(v[1].prediction_topic, "not_a_topic");
     assert_string_equal(v[1].message.external_id, "e-2");

@@ -20,12 +20,12 @@
 #define MAX_NEEDLE_BYTES 4096
 
 /* Correlated sub-queries over the indexes of schema version 1 (annotations_message,
- * predictions_message, decisions_message) and map_points' primary key. ?1 is the model. */
+ * predictions_message, decisions_message) and map_points_key. ?1 is the model, ?5 the map. */
 #define LABELLED "EXISTS (SELECT 1 FROM annotations a WHERE a.message_id = m.id)"
 #define PROBABILITY                                                                                                  \
     "(SELECT p.probability FROM predictions p WHERE p.message_id = m.id AND +p.model_id = ?1 ORDER BY p.id DESC " \
     "LIMIT 1)"
-#define CLUSTER "(SELECT mp.cluster FROM map_points mp WHERE mp.model_id = ?1 AND mp.message_id = m.id)"
+#define CLUSTER "(SELECT mp.cluster FROM map_points mp WHERE coalesce(mp.model_id, 0) = ?5 AND mp.message_id = m.id)"
 #define NEWEST_ACTION "(SELECT d.action FROM decisions d WHERE d.message_id = m.id ORDER BY d.id DESC LIMIT 1)"
 
 /* ---- case-insensitive search ------------------------------------------------------------- */
@@ -98,17 +98,35 @@ static int active_model(kn_store *s, int64_t *id, kn_error *err)
     return 0;
 }
 
-/* The map table comes with a later schema step; an older workspace has no clusters. */
-static int has_map_table(kn_store *s, int *yes, kn_error *err)
+/* Which cached map gives the clusters: the active model's when it has one, else the base
+ * map (drawn before any model; model_id NULL, keyed 0), else none (-1). The map table
+ * comes with a later schema step: an older workspace has no clusters. */
+static int choose_map(kn_store *s, int64_t model, int64_t *map, kn_error *err)
 {
+    *map = -1;
     sqlite3_stmt *st;
     if (kn_store_prepare(s, &st, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'map_points'",
                          "listing messages", err) != 0)
         return -1;
     int step = sqlite3_step(st);
-    *yes = step == SQLITE_ROW;
     sqlite3_finalize(st);
     if (step != SQLITE_ROW && step != SQLITE_DONE) return kn_store_sql_fail(s, err, "listing messages: the map table");
+    if (step == SQLITE_DONE) return 0;
+    if (kn_store_prepare(s, &st, "SELECT EXISTS (SELECT 1 FROM map_points WHERE coalesce(model_id, 0) = ?1)",
+                         "listing messages", err) != 0)
+        return -1;
+    for (int base = model > 0 ? 0 : 1; base <= 1 && *map < 0; base++) {
+        int64_t candidate = base ? 0 : model;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, candidate);
+        step = sqlite3_step(st);
+        if (step != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            return kn_store_sql_fail(s, err, "listing messages: the map table");
+        }
+        if (sqlite3_column_int(st, 0)) *map = candidate;
+    }
+    sqlite3_finalize(st);
     return 0;
 }
 
@@ -121,10 +139,10 @@ static void append(char *sql, size_t cap, const char *fragment)
 }
 
 /* Columns: id, text (only with a text filter), labelled, probability key, cluster key. */
-static int build_sql(const kn_message_query *q, int64_t model, int has_map, char *sql, size_t cap)
+static int build_sql(const kn_message_query *q, int64_t map_id, char *sql, size_t cap)
 {
     int by_uncertainty = q->order == KN_ORDER_UNCERTAIN || q->order == KN_ORDER_CLUSTER;
-    int map = has_map && model > 0;
+    int map = map_id >= 0;
     snprintf(sql, cap, "SELECT m.id, %s, %s, %s, %s FROM messages m WHERE 1", q->q && *q->q ? "m.text" : "NULL",
              by_uncertainty ? LABELLED : "0", by_uncertainty ? "coalesce(" PROBABILITY ", 2.0)" : "0",
              q->order == KN_ORDER_CLUSTER && map ? "coalesce(" CLUSTER ", 9223372036854775807)" : "0");
@@ -216,11 +234,11 @@ static int check_query(const kn_message_query *q, kn_error *err)
 }
 
 /* Step 1 inside the caller's transaction. */
-static int select_ids(kn_store *s, const kn_message_query *q, int64_t model, int has_map, id_list *page,
+static int select_ids(kn_store *s, const kn_message_query *q, int64_t model, int64_t map, id_list *page,
                       size_t *total, kn_error *err)
 {
     char sql[2048];
-    if (build_sql(q, model, has_map, sql, sizeof sql) != 0)
+    if (build_sql(q, map, sql, sizeof sql) != 0)
         return kn_fail(err, "listing messages: unknown filter or order value");
     sqlite3_stmt *st;
     if (kn_store_prepare(s, &st, sql, "listing messages", err) != 0) return -1;
@@ -235,6 +253,7 @@ static int select_ids(kn_store *s, const kn_message_query *q, int64_t model, int
         else sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
     }
     if (q->has_cluster) sqlite3_bind_int64(st, 4, q->cluster);
+    if (map >= 0) sqlite3_bind_int64(st, 5, map);
     int filter_text = q->q && *q->q;
     if (rc == 0 && filter_text) rc = needle_init(&nd, q->q, err);
 
@@ -282,13 +301,13 @@ static int select_ids(kn_store *s, const kn_message_query *q, int64_t model, int
 
 /* Opens the read transaction and runs step 1; the caller ends the transaction. */
 static int begin_and_select(kn_store *s, const kn_message_query *q, id_list *page, size_t *total, int64_t *model,
-                            int *has_map, kn_error *err)
+                            int64_t *map, kn_error *err)
 {
     if (check_query(q, err) != 0) return -1;
     if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return kn_store_sql_fail(s, err, "listing messages: starting a transaction");
-    if (active_model(s, model, err) != 0 || has_map_table(s, has_map, err) != 0) return -1;
-    return select_ids(s, q, *model, *has_map, page, total, err);
+    if (active_model(s, model, err) != 0 || choose_map(s, *model, map, err) != 0) return -1;
+    return select_ids(s, q, *model, *map, page, total, err);
 }
 
 int kn_store_query_message_ids(kn_store *s, const kn_message_query *q, int64_t **ids, size_t *n, size_t *total,
@@ -297,9 +316,8 @@ int kn_store_query_message_ids(kn_store *s, const kn_message_query *q, int64_t *
     *ids = NULL;
     *n = *total = 0;
     id_list page = {0};
-    int64_t model;
-    int has_map;
-    int rc = begin_and_select(s, q, &page, total, &model, &has_map, err);
+    int64_t model, map;
+    int rc = begin_and_select(s, q, &page, total, &model, &map, err);
     kn_store_rollback(s); /* read only */
     if (rc != 0) {
         free(page.ids);
@@ -325,7 +343,7 @@ static const char *const DETAIL_SQL[N_STATEMENTS] = {
     "WHERE p.message_id = ?1 AND +p.model_id = ?2 ORDER BY p.id DESC LIMIT 1",
     "SELECT d.action, t.name, d.probability, d.reason, d.reply_text, d.created_at FROM decisions d "
     "LEFT JOIN topics t ON t.id = d.topic_id WHERE d.message_id = ?1 ORDER BY d.id DESC LIMIT 1",
-    "SELECT cluster FROM map_points WHERE model_id = ?2 AND message_id = ?1",
+    "SELECT cluster FROM map_points WHERE coalesce(model_id, 0) = ?2 AND message_id = ?1",
 };
 
 static void view_free(kn_message_view *v)
@@ -390,7 +408,7 @@ static int read_labels(kn_store *s, sqlite3_stmt *st, kn_message_view *v, kn_err
     return 0;
 }
 
-static int read_view(kn_store *s, sqlite3_stmt **st, int64_t id, int64_t model, int has_map, kn_message_view *v,
+static int read_view(kn_store *s, sqlite3_stmt **st, int64_t id, int64_t model, int64_t map, kn_message_view *v,
                      kn_error *err)
 {
     int found = lookup(s, st[ST_MESSAGE], id, model, err);
@@ -423,9 +441,9 @@ static int read_view(kn_store *s, sqlite3_stmt **st, int64_t id, int64_t model, 
             kn_store_column_text(d, 3, &v->decision_reason) | kn_store_column_text(d, 4, &v->decision_reply_text))
             return OOM(id);
     }
-    if (has_map && model > 0) {
+    if (map >= 0) {
         sqlite3_stmt *c = st[ST_CLUSTER];
-        if ((found = lookup(s, c, id, model, err)) < 0) return -1;
+        if ((found = lookup(s, c, id, map, err)) < 0) return -1;
         if (found) {
             v->has_cluster = 1;
             v->cluster = sqlite3_column_int64(c, 0);
@@ -441,16 +459,16 @@ int kn_store_query_messages(kn_store *s, const kn_message_query *q, kn_message_v
     *n = *total = 0;
     id_list page = {0};
     int64_t model = -1;
-    int has_map = 0;
+    int64_t map = -1;
     sqlite3_stmt *st[N_STATEMENTS] = {0};
     kn_message_view *views = NULL;
-    int rc = begin_and_select(s, q, &page, total, &model, &has_map, err);
+    int rc = begin_and_select(s, q, &page, total, &model, &map, err);
     if (rc == 0 && page.n > 0 && !(views = calloc(page.n, sizeof *views)))
         rc = kn_fail(err, "listing messages: out of memory");
     for (int i = 0; rc == 0 && page.n > 0 && i < N_STATEMENTS; i++)
-        if ((i != ST_CLUSTER || has_map) && kn_store_prepare(s, &st[i], DETAIL_SQL[i], "listing messages", err) != 0)
+        if ((i != ST_CLUSTER || map >= 0) && kn_store_prepare(s, &st[i], DETAIL_SQL[i], "listing messages", err) != 0)
             rc = -1;
-    for (size_t i = 0; rc == 0 && i < page.n; i++) rc = read_view(s, st, page.ids[i], model, has_map, &views[i], err);
+    for (size_t i = 0; rc == 0 && i < page.n; i++) rc = read_view(s, st, page.ids[i], model, map, &views[i], err);
     for (int i = 0; i < N_STATEMENTS; i++) sqlite3_finalize(st[i]);
     kn_store_rollback(s); /* read only */
     if (rc != 0) {
