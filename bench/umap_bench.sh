@@ -31,7 +31,7 @@ if [ $QUICK -eq 1 ]; then
     N=2000
 else
     make -s -j2 all >/dev/null
-    "$BUILD/kanava" model fetch use-lite >/dev/null
+    "$BUILD/kanava" model fetch use-lite >/dev/null 2>&1 || { echo "model fetch failed"; exit 1; }
 fi
 OUT=$BUILD/umap-bench/$N
 mkdir -p "$OUT"

@@ -66,6 +66,7 @@ run san/metrics-reference tools/learn/check_metrics.sh build-san
 run bm25-reference tools/learn/check_bm25.sh build
 run san/bm25-reference tools/learn/check_bm25.sh build-san
 run tfidf-reference tools/learn/check_tfidf.sh build
+run umap-map bench/umap_bench.sh --quick
 run san/tfidf-reference tools/learn/check_tfidf.sh build-san
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san

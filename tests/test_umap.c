@@ -190,27 +190,30 @@ static void record_progress(void *ctx, size_t done, size_t total)
 static void test_deterministic(void **state)
 {
     (void)state;
-    enum { N = 200, DIM = 16 };
-    float *x = make_blobs(4, N / 4, DIM, 2.0, 11, NULL);
-    float a[2 * N], b[2 * N], c[2 * N], d[2 * N];
+    /* Above the size where the epochs run on several threads. */
+    enum { N = 2500, DIM = 16 };
+    float *x = make_blobs(5, N / 5, DIM, 2.0, 11, NULL);
+    float *a = malloc(4 * 2 * N * sizeof *a), *b = a + 2 * N, *c = b + 2 * N, *d = c + 2 * N;
     kn_error err;
-    kn_umap_options o = opts(100);
+    kn_umap_options o = opts(40);
     int threads = omp_get_max_threads();
+    omp_set_num_threads(2);
     progress_calls = 0;
     progress_last = 0;
     assert_int_equal(kn_umap(x, N, DIM, &o, a, record_progress, NULL, &err), 0);
-    assert_true(progress_calls >= 100);
+    assert_true(progress_calls >= 40);
     assert_int_equal(progress_last, 1000);
     assert_int_equal(kn_umap(x, N, DIM, &o, b, NULL, NULL, &err), 0);
-    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(a, b, 2 * N * sizeof *a);
     /* The same on one thread: each point's moves depend only on the epoch's start. */
     omp_set_num_threads(1);
     assert_int_equal(kn_umap(x, N, DIM, &o, c, NULL, NULL, &err), 0);
     omp_set_num_threads(threads);
-    assert_memory_equal(a, c, sizeof a);
+    assert_memory_equal(a, c, 2 * N * sizeof *a);
     o.seed = 43;
     assert_int_equal(kn_umap(x, N, DIM, &o, d, NULL, NULL, &err), 0);
-    assert_memory_not_equal(a, d, sizeof a);
+    assert_memory_not_equal(a, d, 2 * N * sizeof *a);
+    free(a);
     free(x);
 }
 
@@ -309,6 +312,25 @@ static void test_knn_descent_recall(void **state)
     free(x), free(ei), free(ai), free(bi), free(ed), free(ad), free(bd);
 }
 
+/* Equal rows give the trees no hyperplane to split on: still k distinct others at 0. */
+static void test_knn_descent_equal_rows(void **state)
+{
+    (void)state;
+    enum { N = 600, DIM = 4, K = 9 };
+    float *x = malloc(N * DIM * sizeof *x);
+    for (int i = 0; i < N * DIM; i++) x[i] = (float)(i % DIM);
+    int32_t idx[N * K];
+    float dist[N * K];
+    kn_error err;
+    assert_int_equal(kn_knn_descent(x, N, DIM, K, idx, dist, 1, NULL, NULL, &err), 0);
+    for (size_t i = 0; i < N; i++)
+        for (int r = 0; r < K; r++) {
+            assert_true(dist[i * K + r] == 0.0f && (size_t)idx[i * K + r] != i);
+            for (int s = 0; s < r; s++) assert_true(idx[i * K + s] != idx[i * K + r]);
+        }
+    free(x);
+}
+
 static void test_fuzzy_graph(void **state)
 {
     (void)state;
@@ -347,7 +369,8 @@ int main(void)
         cmocka_unit_test(test_blobs_stay_apart), cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_curve_fit),       cmocka_unit_test(test_fast_powf),
         cmocka_unit_test(test_knn_exact),
-        cmocka_unit_test(test_knn_descent_recall), cmocka_unit_test(test_fuzzy_graph),
+        cmocka_unit_test(test_knn_descent_recall), cmocka_unit_test(test_knn_descent_equal_rows),
+        cmocka_unit_test(test_fuzzy_graph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,12 +287,17 @@ int cmd_map(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'v': vectors_path = optarg; break;
-        case 'D': if (int_option("--dim", optarg, 1, 1000000, &dim_flag) != 0) return KN_EXIT_USAGE; break;
+        case 'D':
+            if (int_option("--dim", optarg, 1, 1000000, &dim_flag) != 0) return KN_EXIT_USAGE;
+            break;
         case 'i': data = optarg; break;
         case 'c': column = optarg; break;
         case 'M': model = optarg; break;
         case 'o': out_path = optarg; break;
-        case 'k': if (int_option("--neighbors", optarg, 2, 1000, &value) != 0) return KN_EXIT_USAGE; uo.n_neighbors = (int)value; break;
+        case 'k':
+            if (int_option("--neighbors", optarg, 2, 1000, &value) != 0) return KN_EXIT_USAGE;
+            uo.n_neighbors = (int)value;
+            break;
         case 'm': {
             char *end;
             uo.min_dist = strtof(optarg, &end);
@@ -302,7 +307,10 @@ int cmd_map(int argc, char **argv)
             }
             break;
         }
-        case 'e': if (int_option("--epochs", optarg, 0, 100000, &value) != 0) return KN_EXIT_USAGE; uo.n_epochs = (int)value; break;
+        case 'e':
+            if (int_option("--epochs", optarg, 0, 100000, &value) != 0) return KN_EXIT_USAGE;
+            uo.n_epochs = (int)value;
+            break;
         case 's': {
             char *end;
             uo.seed = strtoull(optarg, &end, 10);
@@ -312,7 +320,9 @@ int cmd_map(int argc, char **argv)
             }
             break;
         }
-        case 't': if (int_option("--threads", optarg, 0, 256, &threads) != 0) return KN_EXIT_USAGE; break;
+        case 't':
+            if (int_option("--threads", optarg, 0, 256, &threads) != 0) return KN_EXIT_USAGE;
+            break;
         case 'd': models_flag = optarg; break;
         case 'h': usage(stdout); return KN_EXIT_OK;
         default: usage(stderr); return KN_EXIT_USAGE;

@@ -17,6 +17,7 @@
 
 #define TREES 8
 #define LEAF_SIZE 32
+#define MAX_DEPTH 60 /* a balanced tree of 100,000 points is 12 deep */
 #define MAX_ROUNDS 12
 #define STOP_SHARE 0.001 /* stop when fewer than this share of the n*k entries changed */
 
@@ -51,17 +52,22 @@ static uint64_t mix(uint64_t a, uint64_t b)
     return kn_splitmix64(&s);
 }
 
-static float sq_dist(const nd_graph *g, int32_t p, int32_t q)
+/* a . b over dim floats, in 16 independent sums so that the compiler vectorizes it. */
+static float dot(const float *a, const float *b, int dim)
 {
-    const float *a = g->x + (size_t)p * g->dim, *b = g->x + (size_t)q * g->dim;
     float acc[16] = {0};
     int j = 0;
-    for (; j + 16 <= g->dim; j += 16)
+    for (; j + 16 <= dim; j += 16)
         for (int t = 0; t < 16; t++) acc[t] += a[j + t] * b[j + t];
-    float dot = 0.0f;
-    for (; j < g->dim; j++) dot += a[j] * b[j];
-    for (int t = 0; t < 16; t++) dot += acc[t];
-    float d = g->sq[p] + g->sq[q] - 2.0f * dot;
+    float sum = 0.0f;
+    for (; j < dim; j++) sum += a[j] * b[j];
+    for (int t = 0; t < 16; t++) sum += acc[t];
+    return sum;
+}
+
+static float sq_dist(const nd_graph *g, int32_t p, int32_t q)
+{
+    float d = g->sq[p] + g->sq[q] - 2.0f * dot(g->x + (size_t)p * g->dim, g->x + (size_t)q * g->dim, g->dim);
     return d > 0.0f ? d : 0.0f;
 }
 
@@ -151,7 +157,7 @@ static size_t apply_updates(nd_graph *g, nd_updates *bufs, int nbufs)
 
 /* One random-projection tree: splits idx[0..m) by the hyperplane halfway between two of
  * its points until at most LEAF_SIZE remain, then pairs every leaf's points. */
-static int rp_split(nd_graph *g, int32_t *idx, size_t m, uint64_t rng, nd_updates *out, int32_t *scratch)
+static int rp_split(nd_graph *g, int32_t *idx, size_t m, uint64_t rng, nd_updates *out, int32_t *scratch, int depth)
 {
     if (m <= LEAF_SIZE) {
         for (size_t a = 0; a < m; a++)
@@ -165,21 +171,26 @@ static int rp_split(nd_graph *g, int32_t *idx, size_t m, uint64_t rng, nd_update
     size_t ia = kn_splitmix64(&rng) % m, ib = kn_splitmix64(&rng) % (m - 1);
     if (ib >= ia) ib++;
     const float *xa = g->x + (size_t)idx[ia] * g->dim, *xb = g->x + (size_t)idx[ib] * g->dim;
+    float *normal = malloc((size_t)g->dim * sizeof *normal);
+    if (!normal) return -1;
     double offset = 0.0;
-    for (int j = 0; j < g->dim; j++) offset += (double)(xa[j] - xb[j]) * (xa[j] + xb[j]) * 0.5;
+    for (int j = 0; j < g->dim; j++) {
+        normal[j] = xa[j] - xb[j];
+        offset += (double)normal[j] * (xa[j] + xb[j]) * 0.5;
+    }
     size_t left = 0, right = m;
     for (size_t s = 0; s < m; s++) {
-        const float *xs = g->x + (size_t)idx[s] * g->dim;
-        double side = -offset;
-        for (int j = 0; j < g->dim; j++) side += (double)(xa[j] - xb[j]) * xs[j];
-        int go_left = side > 0.0 || (side == 0.0 && (mix(rng, (uint64_t)idx[s]) & 1));
+        float side = dot(normal, g->x + (size_t)idx[s] * g->dim, g->dim) - (float)offset;
+        int go_left = side > 0.0f || (side == 0.0f && (mix(rng, (uint64_t)idx[s]) & 1));
         if (go_left) scratch[left++] = idx[s];
         else scratch[--right] = idx[s];
     }
-    if (left == 0 || left == m) left = m / 2; /* all on one side (equal points): halve */
+    free(normal);
+    /* All on one side (equal points), or lopsided splits piling up: halve as they lie. */
+    if (left == 0 || left == m || depth > MAX_DEPTH) left = m / 2;
     memcpy(idx, scratch, m * sizeof *idx);
-    if (rp_split(g, idx, left, mix(rng, 1), out, scratch) != 0) return -1;
-    return rp_split(g, idx + left, m - left, mix(rng, 2), out, scratch + left);
+    if (rp_split(g, idx, left, mix(rng, 1), out, scratch, depth + 1) != 0) return -1;
+    return rp_split(g, idx + left, m - left, mix(rng, 2), out, scratch + left, depth + 1);
 }
 
 /* Candidate lists of one round: up to k sampled fresh and k older neighbours of each
@@ -233,7 +244,7 @@ int kn_knn_descent(const float *x, size_t n, int dim, int k, int32_t *idx, float
     for (int t = 0; t < TREES; t++) {
         int32_t *o = order + (size_t)t * n;
         for (size_t i = 0; i < n; i++) o[i] = (int32_t)i;
-        oom |= rp_split(&g, o, n, mix(seed, 1000 + (uint64_t)t), &bufs[omp_get_thread_num()], scratch + (size_t)t * n) != 0;
+        oom |= rp_split(&g, o, n, mix(seed, 1000 + (uint64_t)t), &bufs[omp_get_thread_num()], scratch + (size_t)t * n, 0) != 0;
     }
     if (oom) {
         rc = kn_fail(err, "knn: out of memory for the tree candidates of %zu rows", n);

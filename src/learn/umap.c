@@ -11,10 +11,15 @@
  * moves only through its own edges, against the positions every point had when the epoch
  * began (double buffering), and its random draws come from (seed, epoch, point). Because
  * the graph holds both directions of every edge with the same weight and schedule, pulling
- * the head twice stands in for umap-learn moving both ends of each directed edge. */
+ * the head twice stands in for umap-learn moving both ends of each directed edge. And an
+ * edge's negative samples push from one position and are summed (in vector lanes) rather
+ * than applied one after another. */
 #include "learn/umap.h"
 
 #include <math.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +35,8 @@
 #define EPOCHS_LARGE 200
 #define SMALL_N 10000
 #define PARALLEL_MIN_POINTS 2048
+#define EPOCH_CHUNK 256 /* points a thread takes at a time */
+#define BARRIER_SPINS 200
 /* Progress in thousandths: neighbours first, the epochs after. */
 #define PROGRESS_TOTAL 1000
 #define PROGRESS_KNN 300
@@ -55,7 +62,72 @@ static void knn_progress(void *ctx, size_t done, size_t total)
 
 static float clip(float g)
 {
-    return g > GRADIENT_CLIP ? GRADIENT_CLIP : g < -GRADIENT_CLIP ? -GRADIENT_CLIP : g;
+    return fminf(fmaxf(g, -GRADIENT_CLIP), GRADIENT_CLIP);
+}
+
+/* Eight lanes through GCC/Clang vector extensions: AVX or SSE, whatever the target has. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+static inline v8f select8(v8i mask, v8f yes, v8f no)
+{
+    return (v8f)((mask & (v8i)yes) | (~mask & (v8i)no));
+}
+
+/* kn_umap_fast_powf on eight lanes (x > 0). */
+static inline v8f pow8(v8f x, float y)
+{
+    v8i u = (v8i)x;
+    v8f e = __builtin_convertvector((u >> 23) - 127, v8f);
+    v8f m = (v8f)((u & 0x007fffff) | 0x3f800000) - 1.0f;
+    v8f l = m * (1.4426689f + m * (-0.7201761f + m * (0.4680285f + m * (-0.3010488f + m * (0.1446854f + m * -0.0341768f)))));
+    v8f t = y * (e + l), lo = t - t - 126.0f, hi = t - t + 126.0f;
+    t = select8(t < lo, lo, select8(t > hi, hi, t));
+    v8i whole = __builtin_convertvector(t, v8i); /* truncates; one less below zero gives the floor */
+    whole += (v8i)(__builtin_convertvector(whole, v8f) > t);
+    v8f f = t - __builtin_convertvector(whole, v8f);
+    v8f p = 1.0f + f * (0.6931472f + f * (0.2402274f + f * (0.0554951f + f * (0.0096537f + f * (0.0012684f + f * 0.0002082f)))));
+    return p * (v8f)((whole + 127) << 23);
+}
+
+/* Repulsive steps (clipped per component) for offsets (nx, ny) from eight random points;
+ * lanes off in `use`, or at distance 0, give 0. */
+static inline void repulse8(v8f nx, v8f ny, float a, float b, v8i use, v8f *gx, v8f *gy)
+{
+    v8f n2 = nx * nx + ny * ny, zero = n2 - n2, one = zero + 1.0f;
+    v8i on = use & (n2 > zero);
+    v8f safe = select8(on, n2, one);
+    v8f coeff = 2.0f * REPULSION_STRENGTH * b / ((0.001f + safe) * (a * pow8(safe, b) + 1.0f));
+    v8f cx = coeff * nx, cy = coeff * ny, lo = zero - GRADIENT_CLIP, hi = zero + GRADIENT_CLIP;
+    cx = select8(cx < lo, lo, select8(cx > hi, hi, cx));
+    cy = select8(cy < lo, lo, select8(cy > hi, hi, cy));
+    *gx = select8(on, cx, zero);
+    *gy = select8(on, cy, zero);
+}
+
+/* A barrier whose waiters spin briefly, then give their core away until the last arrives. */
+typedef struct {
+    atomic_int arrived, generation;
+    int threads;
+} yielding_barrier;
+
+static void barrier_init(yielding_barrier *b, int threads)
+{
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->generation, 0);
+    b->threads = threads;
+}
+
+static void barrier_wait(yielding_barrier *b)
+{
+    int generation = atomic_load(&b->generation);
+    if (atomic_fetch_add(&b->arrived, 1) == b->threads - 1) {
+        atomic_store(&b->arrived, 0);
+        atomic_fetch_add(&b->generation, 1);
+        return;
+    }
+    for (int spins = 0; atomic_load(&b->generation) == generation; spins++)
+        if (spins > BARRIER_SPINS) sched_yield();
 }
 
 typedef struct {
@@ -90,16 +162,25 @@ static void move_point(layout *L, size_t i, int epoch, float alpha, const float 
         L->next_sample[e] += eps;
         float eps_neg = eps / NEGATIVE_SAMPLE_RATE;
         int n_neg = (int)(((float)epoch - L->next_negative[e]) / eps_neg);
-        /* The negative samples all push from the same position and are summed, so the
-         * CPU overlaps them instead of waiting on each one's update of px. */
+        /* The negative samples all push from the same position and are summed, eight at a
+         * time in vector lanes, instead of each waiting on the previous one's update. */
         float gx = 0.0f, gy = 0.0f;
-        for (int s = 0; s < n_neg; s++) {
-            size_t k = (size_t)(((kn_splitmix64(&rng) >> 32) * (uint64_t)g->n) >> 32);
-            float nx = px - cur[2 * k], ny = py - cur[2 * k + 1], n2 = nx * nx + ny * ny;
-            if (k == i || n2 <= 0.0f) continue;
-            float coeff = 2.0f * REPULSION_STRENGTH * b / ((0.001f + n2) * (a * kn_umap_fast_powf(n2, b) + 1.0f));
-            gx += clip(coeff * nx);
-            gy += clip(coeff * ny);
+        for (int s0 = 0; s0 < n_neg; s0 += 8) {
+            v8f ox, oy;
+            v8i use;
+            for (int l = 0; l < 8; l++) {
+                size_t k = i;
+                if (s0 + l < n_neg) k = (size_t)(((kn_splitmix64(&rng) >> 32) * (uint64_t)g->n) >> 32);
+                use[l] = k != i ? -1 : 0;
+                ox[l] = cur[2 * k];
+                oy[l] = cur[2 * k + 1];
+            }
+            v8f lx, ly;
+            repulse8(px - ox, py - oy, a, b, use, &lx, &ly);
+            for (int l = 0; l < 8; l++) {
+                gx += lx[l];
+                gy += ly[l];
+            }
         }
         px += gx * alpha;
         py += gy * alpha;
@@ -130,20 +211,40 @@ static int optimise(layout *L, float *pos, kn_progress_fn progress, void *progre
         L->next_sample[e] = eps;
         L->next_negative[e] = eps / NEGATIVE_SAMPLE_RATE;
     }
-    float *cur = pos, *next = spare;
-    for (int epoch = 0; epoch < L->n_epochs; epoch++) {
-        float alpha = 1.0f - (float)epoch / (float)L->n_epochs;
-/* Small layouts stay on one thread: an epoch is shorter than waking the others. */
-#pragma omp parallel for schedule(dynamic, 256) if (n > PARALLEL_MIN_POINTS)
-        for (size_t i = 0; i < n; i++) move_point(L, i, epoch, alpha, cur, next);
-        float *t = cur;
-        cur = next;
-        next = t;
-        if (progress)
-            progress(progress_ctx, PROGRESS_KNN + (size_t)((double)(PROGRESS_TOTAL - PROGRESS_KNN) * (epoch + 1) / L->n_epochs),
-                     PROGRESS_TOTAL);
+    /* One parallel region for all epochs: threads take chunks of points from a counter and
+     * meet at a barrier that yields the core while it waits. OpenMP's own barrier spins,
+     * which on a machine shared with other work burned as much time as the epochs took. */
+    size_t chunks = (n + EPOCH_CHUNK - 1) / EPOCH_CHUNK;
+    atomic_size_t taken[2];
+    atomic_init(&taken[0], 0);
+    atomic_init(&taken[1], 0);
+    yielding_barrier barrier;
+    int threads = n > PARALLEL_MIN_POINTS ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+    {
+        int team = omp_get_num_threads();
+#pragma omp single
+        barrier_init(&barrier, team);
+        for (int epoch = 0; epoch < L->n_epochs; epoch++) {
+            const float *cur = epoch % 2 ? spare : pos;
+            float *next = epoch % 2 ? pos : spare;
+            float alpha = 1.0f - (float)epoch / (float)L->n_epochs;
+            /* The other counter was last used an epoch ago; nobody takes from it before the
+             * barrier below. */
+            if (omp_get_thread_num() == 0) atomic_store(&taken[(epoch + 1) % 2], 0);
+            for (;;) {
+                size_t c = atomic_fetch_add(&taken[epoch % 2], 1);
+                if (c >= chunks) break;
+                size_t end = (c + 1) * EPOCH_CHUNK < n ? (c + 1) * EPOCH_CHUNK : n;
+                for (size_t i = c * EPOCH_CHUNK; i < end; i++) move_point(L, i, epoch, alpha, cur, next);
+            }
+            barrier_wait(&barrier);
+            if (progress && omp_get_thread_num() == 0)
+                progress(progress_ctx, PROGRESS_KNN + (size_t)((double)(PROGRESS_TOTAL - PROGRESS_KNN) * (epoch + 1) / L->n_epochs),
+                         PROGRESS_TOTAL);
+        }
     }
-    if (cur != pos) memcpy(pos, cur, 2 * n * sizeof *pos);
+    if (L->n_epochs % 2) memcpy(pos, spare, 2 * n * sizeof *pos);
     free(spare);
     return 0;
 }
@@ -187,7 +288,8 @@ int kn_umap(const float *x, size_t n, int dim, const kn_umap_options *o, float *
     if (opt.n_epochs < 0 || opt.n_epochs > 100000)
         return kn_fail(err, "umap: n_epochs must be 0 (automatic) to 100000, got %d", opt.n_epochs);
     for (size_t i = 0; i < n * (size_t)dim; i++)
-        if (!isfinite(x[i])) return kn_fail(err, "umap: row %zu, column %zu is not a finite number", i / dim, i % dim);
+        if (!isfinite(x[i]))
+            return kn_fail(err, "umap: row %zu, column %zu (counting from 0) is not a finite number", i / dim, i % dim);
 
     int k = opt.n_neighbors - 1; /* umap-learn counts the point itself among its neighbours */
     if ((size_t)k > n - 1) k = (int)(n - 1);

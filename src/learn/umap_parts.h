@@ -11,10 +11,11 @@
 #include "util/progress.h"
 
 /* The k nearest other rows of every row by euclidean distance: idx and dist are n*k,
- * each row sorted by ascending distance (ties by index). k must be 1..n-1. Exact for
- * small n (blocked sgemm), NN-descent beyond KN_KNN_EXACT_MAX rows, where it is
- * cheaper (quadratic against about linear work) at a recall near 0.98. progress counts rows. */
-#define KN_KNN_EXACT_MAX 10000
+ * each row sorted by ascending distance (ties by index). k must be 1..n-1. Exact up to
+ * KN_KNN_EXACT_MAX rows (blocked sgemm, quadratic); NN-descent beyond, about linear, with
+ * a recall near 0.985 on sentence embeddings (13,080 Banking77 vectors: 0.68 s against
+ * 2.2 s on one thread). progress counts rows. */
+#define KN_KNN_EXACT_MAX 5000
 int kn_knn(const float *x, size_t n, int dim, int k, int32_t *idx, float *dist, uint64_t seed,
            kn_progress_fn progress, void *progress_ctx, kn_error *err);
 int kn_knn_exact(const float *x, size_t n, int dim, int k, int32_t *idx, float *dist,
@@ -44,7 +45,8 @@ void kn_umap_fit_ab(float min_dist, float spread, float *a, float *b);
  * plus a little seeded noise so that equal rows do not start on one point. out is n*2. */
 int kn_umap_pca_init(const float *x, size_t n, int dim, uint64_t seed, float *out, kn_error *err);
 
-/* x^y for x > 0 as 2^(y log2 x) with short polynomials (relative error below 5e-5): the layout
+/* x^y for x > 0 as 2^(y log2 x) with short polynomials (relative error below 5e-5; results
+ * under 2^-126 come out as 2^-126): the layout
  * optimisation calls it once per sample, and libm's powf was over a third of its time. */
 static inline float kn_umap_fast_powf(float x, float y)
 {
@@ -58,8 +60,7 @@ static inline float kn_umap_fast_powf(float x, float y)
     /* log2(1 + m) / m on [0, 1): least-squares polynomial, |error| of log2 below 2e-5 */
     float l = m * (1.4426689f + m * (-0.7201761f + m * (0.4680285f + m * (-0.3010488f + m * (0.1446854f + m * -0.0341768f)))));
     float t = y * (e + l);
-    if (t < -126.0f) return 0.0f;
-    if (t > 126.0f) t = 126.0f;
+    t = fminf(fmaxf(t, -126.0f), 126.0f); /* branch-free, so loops over it vectorize */
     float fl = floorf(t), f = t - fl;
     /* 2^f on [0, 1): 1 + f * (least-squares polynomial), relative error below 1e-7 */
     float p = 1.0f + f * (0.6931472f + f * (0.2402274f + f * (0.0554951f + f * (0.0096537f + f * (0.0012684f + f * 0.0002082f)))));
