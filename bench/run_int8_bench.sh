@@ -64,6 +64,7 @@ for t in 1 2; do
         cat "$OUT/raw/minilm.pytorch.$p.$t.json" >&2
     done
 done
+echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt" >&2
 grep -h -m1 'torch int8' "$OUT"/raw/*.log | sort -u | tee "$OUT/torch-int8.txt" >&2
 
 # Accuracy: the same texts through the F32 and the int8 model.
@@ -80,7 +81,7 @@ out, use_f32, use_q8, hf_f32, hf_q8 = sys.argv[1:6]
 mib = lambda d: os.path.getsize(os.path.join(d, "model.safetensors")) / 2**20
 files = {("use-lite", "f32"): mib(use_f32), ("use-lite", "int8"): mib(use_q8),
          ("minilm", "f32"): mib(hf_f32), ("minilm", "int8"): mib(hf_q8)}
-rows, torch_file = [], {}
+rows, torch_file, blas = [], {}, {}
 for path in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
     model, runtime, prec, threads = os.path.basename(path).split(".")[:4]
     for line in open(path):
@@ -92,6 +93,8 @@ for path in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
             continue
         if "model_file_mib" in r:
             torch_file[model] = r["model_file_mib"]
+        if "blas" in r:
+            blas.setdefault(runtime, r["blas"])
         rows.append(dict(model=model, runtime=runtime, prec=prec, threads=int(threads), len=r.get("seq_len"),
                          p50=r["lat_p50_ms"], tput=r.get("sent_per_s", r.get("batch32_sent_per_s")),
                          rss=r["peak_rss_mib"]))
@@ -106,6 +109,8 @@ order = lambda r: (r["model"] != "use-lite", r["len"] or 0, r["threads"], r["run
 print()
 print(open(os.path.join(out, "machine.txt")).read().strip())
 print(open(os.path.join(out, "torch-int8.txt")).read().strip())
+for rt, b in sorted(blas.items()):
+    print("%s BLAS: %s" % ("Kanava" if rt == "kanava" else "PyTorch", b))
 print()
 print("| model | runtime | precision | threads | batch-1 p50 ms | batch-32 sentences/s | model file MiB | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|")
