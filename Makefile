@@ -80,5 +80,5 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libkanava.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkanava.a $(LDSAN) $(LDLIBS)
 
-# Vector erff from glibc's libmvec needs fast-math; confined to this one file.
-$(BUILD)/src/model/gelu.o: CFLAGS += -ffast-math
+# Vector erff and expf from glibc's libmvec need fast-math; confined to this one file.
+$(BUILD)/src/model/vecmath.o: CFLAGS += -ffast-math

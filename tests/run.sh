@@ -67,6 +67,8 @@ run bm25-reference tools/learn/check_bm25.sh build
 run san/bm25-reference tools/learn/check_bm25.sh build-san
 run tfidf-reference tools/learn/check_tfidf.sh build
 run umap-map bench/umap_bench.sh --quick
+run int8-reference tools/hf/check_int8.sh build
+run san/int8-reference tools/hf/check_int8.sh build-san
 run san/tfidf-reference tools/learn/check_tfidf.sh build-san
 run cli tests/cli_test.sh build
 run san/cli tests/cli_test.sh build-san

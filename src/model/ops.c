@@ -301,12 +301,9 @@ void kn_softmax_rows(float *x, int rows, int cols)
     for (int i = 0; i < rows; i++) {
         float *r = x + (long)i * cols;
         float mx = r[0];
+#pragma omp simd reduction(max : mx)
         for (int j = 1; j < cols; j++) mx = r[j] > mx ? r[j] : mx;
-        float sum = 0.0f;
-        for (int j = 0; j < cols; j++) {
-            r[j] = expf(r[j] - mx);
-            sum += r[j];
-        }
+        float sum = kn_exp_shifted(r, cols, mx);
         float inv = 1.0f / sum;
         for (int j = 0; j < cols; j++) r[j] *= inv;
     }

@@ -77,7 +77,9 @@ int kn_attention_batch(float *ctx, const float *qkv, const int *lengths, int n, 
 long *kn_seq_starts(const int *lengths, int n, int *max_len);
 /* Rows scaled to unit L2 norm (rsqrt of max(sum of squares, eps)). */
 void kn_l2_normalize(float *x, int rows, int cols, float eps);
-/* x = gelu(x) with the exact erf form. */
+/* x = gelu(x) with the exact erf form (vecmath.c). */
 void kn_gelu(float *x, long n);
+/* x[j] = exp(x[j] - shift); returns their sum (vecmath.c). */
+float kn_exp_shifted(float *x, int n, float shift);
 
 #endif

@@ -77,8 +77,14 @@ void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float
     for (int r = 0; r < M; r++) {
         const float *xr = x + (long)r * K;
         int8_t *qr = q + (long)r * ldq;
+        /* A plain compare declared a max reduction, not fmaxf: fmaxf's NaN rules keep it a
+         * scalar libm call (activations are finite). */
         float amax = 0.0f;
-        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(xr[k]));
+#pragma omp simd reduction(max : amax)
+        for (int k = 0; k < K; k++) {
+            float a = fabsf(xr[k]);
+            amax = a > amax ? a : amax;
+        }
         /* |x| * (127 / amax) <= 127 up to rounding of the product, hence the clamp. */
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         for (int k = 0; k < K; k++) {
@@ -166,10 +172,26 @@ static void run_tiles(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *
         }
 }
 
+void kn_q8_flip(int8_t *xq, size_t n)
+{
+    uint8_t *u = (uint8_t *)xq;
+    for (size_t i = 0; i < n; i++) u[i] ^= 0x80;
+}
+
 void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel)
 {
     kn_q8_out o = {.acc = acc, .ldc = ldc};
-    run_tiles(&o, xq, m, M, tile_fn(kernel));
+    kn_q8_tile_fn fn = tile_fn(kernel);
+    if (fn != kn_q8_tile_vnni) {
+        run_tiles(&o, xq, m, M, fn);
+        return;
+    }
+    int8_t *flipped = malloc((size_t)M * m->Kp + 1);
+    if (!flipped) return; /* only the tests call this */
+    memcpy(flipped, xq, (size_t)M * m->Kp);
+    kn_q8_flip(flipped, (size_t)M * m->Kp);
+    run_tiles(&o, flipped, m, M, fn);
+    free(flipped);
 }
 
 int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M)
@@ -183,8 +205,10 @@ int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b
         return -1;
     }
     kn_q8_quantize_rows(x, M, m->K, xq, m->Kp, row_scale);
+    kn_q8_tile_fn fn = tile_fn(kn_q8_best_kernel());
+    if (fn == kn_q8_tile_vnni) kn_q8_flip(xq, (size_t)M * m->Kp);
     kn_q8_out o = {.y = y, .ldy = m->N, .row_scale = row_scale, .bias = b};
-    run_tiles(&o, xq, m, M, tile_fn(kn_q8_best_kernel()));
+    run_tiles(&o, xq, m, M, fn);
     free(xq);
     free(row_scale);
     return 0;

@@ -21,7 +21,9 @@ typedef void (*kn_q8_tile_fn)(const kn_q8_out *o, const int8_t *xq, const kn_q8_
 
 void kn_q8_tile_portable(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int r0, int r1, int b0, int b1);
 void kn_q8_tile_avx2(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int r0, int r1, int b0, int b1);
+/* The VNNI tile takes its activations flipped to unsigned (kn_q8_flip: x + 128). */
 void kn_q8_tile_vnni(const kn_q8_out *o, const int8_t *xq, const kn_q8_matrix *m, int r0, int r1, int b0, int b1);
+void kn_q8_flip(int8_t *xq, size_t n);
 
 /* Writes the sums s[0..width) of row r, columns n0.. (clipped to N) to o. */
 static inline void kn_q8_store(const kn_q8_out *o, const kn_q8_matrix *m, int r, int n0, const int32_t *s, int width)

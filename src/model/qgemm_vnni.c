@@ -1,10 +1,12 @@
 /* qgemm_vnni.c - the AVX-512 VNNI int8 kernel.
  *
  * vpdpbusd multiplies unsigned by signed bytes and adds groups of four into int32 lanes
- * without intermediate saturation. Activations are signed, so each broadcast is flipped
- * to x + 128 (xor 0x80 per byte) and 128 * (column sum of the weights) is subtracted at
- * the end: the same exact sum as the signed product. One zmm holds one block's 16
- * columns x 4 inputs; a micro-tile is MR rows x up to 4 blocks in 16 accumulators. */
+ * without intermediate saturation. Activations are signed, so they arrive flipped to
+ * x + 128 (xor 0x80 per byte, kn_q8_flip) and 128 * (column sum of the weights) is
+ * subtracted at the end: the same exact sum as the signed product. Flipped in advance,
+ * each row's four bytes go straight from memory into vpdpbusd as a broadcast operand. One zmm holds one block's 16
+ * columns x 4 inputs; a micro-tile is MR = 8 rows x up to 2 blocks in 16 accumulators (8 x 2
+ * measured faster than 4 x 4 and 6 x 4 on this machine's Zen 4 cores). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-enum { MR = 4, NVMAX = 4 };
+enum { MR = 8, NVMAX = 2 };
 
 VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_out *o, const int8_t *xq,
                                                                    const kn_q8_matrix *m, int r0, int b0,
@@ -21,7 +23,6 @@ VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_
     const size_t block = (size_t)m->Kp * KN_Q8_NB;
     const int8_t *w = m->packed + (size_t)b0 * block;
     const int8_t *x = xq + (size_t)r0 * m->Kp;
-    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     __m512i acc[MR][NVMAX];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_si512();
@@ -31,7 +32,7 @@ VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_
         for (int r = 0; r < mr; r++) {
             int32_t x4;
             memcpy(&x4, x + (size_t)r * m->Kp + (size_t)k4 * 4, 4);
-            __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+            __m512i xb = _mm512_set1_epi32(x4);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
         }
     }
@@ -51,6 +52,10 @@ VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_
         int r = r0;                                                                              \
         for (; r + MR <= r1; r += MR) micro(o, xq, m, r, b, MR, NV);                             \
         switch (r1 - r) {                                                                        \
+        case 7: micro(o, xq, m, r, b, 7, NV); break;                                             \
+        case 6: micro(o, xq, m, r, b, 6, NV); break;                                             \
+        case 5: micro(o, xq, m, r, b, 5, NV); break;                                             \
+        case 4: micro(o, xq, m, r, b, 4, NV); break;                                             \
         case 3: micro(o, xq, m, r, b, 3, NV); break;                                             \
         case 2: micro(o, xq, m, r, b, 2, NV); break;                                             \
         case 1: micro(o, xq, m, r, b, 1, NV); break;                                             \
@@ -63,8 +68,6 @@ VNNI_TARGET void kn_q8_tile_vnni(const kn_q8_out *o, const int8_t *xq, const kn_
 {
     for (int b = b0; b < b1; b += NVMAX) {
         switch (b1 - b < NVMAX ? b1 - b : NVMAX) {
-        case 4: ROWS(4); break;
-        case 3: ROWS(3); break;
         case 2: ROWS(2); break;
         case 1: ROWS(1); break;
         default: break;
