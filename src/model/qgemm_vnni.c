@@ -37,11 +37,24 @@ VNNI_TARGET static inline __attribute__((always_inline)) void micro(const kn_q8_
         }
     }
     for (int v = 0; v < nv; v++) {
-        __m512i offset = _mm512_slli_epi32(_mm512_load_si512((const void *)(m->colsum + (b0 + v) * KN_Q8_NB)), 7);
+        int n0 = (b0 + v) * KN_Q8_NB;
+        __m512i offset = _mm512_slli_epi32(_mm512_load_si512((const void *)(m->colsum + n0)), 7);
+        if (o->acc || n0 + KN_Q8_NB > m->N) { /* int32 results, or the last, partial block */
+            for (int r = 0; r < mr; r++) {
+                int32_t s[KN_Q8_NB] __attribute__((aligned(64)));
+                _mm512_store_si512((void *)s, _mm512_sub_epi32(acc[r][v], offset));
+                kn_q8_store(o, m, r0 + r, n0, s, KN_Q8_NB);
+            }
+            continue;
+        }
+        /* Full blocks straight to floats: (acc - offset) * (row scale * column scale) + bias,
+         * the same arithmetic as kn_q8_store, 16 lanes at a time. */
+        __m512 col = _mm512_loadu_ps(m->scale + n0);
+        __m512 bias = o->bias ? _mm512_loadu_ps(o->bias + n0) : _mm512_setzero_ps();
         for (int r = 0; r < mr; r++) {
-            int32_t s[KN_Q8_NB] __attribute__((aligned(64)));
-            _mm512_store_si512((void *)s, _mm512_sub_epi32(acc[r][v], offset));
-            kn_q8_store(o, m, r0 + r, (b0 + v) * KN_Q8_NB, s, KN_Q8_NB);
+            __m512 sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], offset));
+            __m512 sc = _mm512_mul_ps(_mm512_set1_ps(o->row_scale[r0 + r]), col);
+            _mm512_storeu_ps(o->y + (size_t)(r0 + r) * o->ldy + n0, _mm512_add_ps(_mm512_mul_ps(sums, sc), bias));
         }
     }
 }
