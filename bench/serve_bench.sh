@@ -11,7 +11,8 @@
 #   WRK_THREADS [2]      wrk threads; CONNECTIONS [8] open connections
 #   MESSAGES [300]       messages imported: the 48 of data/demo/messages.csv, then Banking77
 #                        test texts from ../shared/datasets (else the demo ones repeated)
-#   SERVE_THREADS [4]    `kanava serve --threads` (its default)
+#   SERVE_THREADS [2]    `kanava serve --threads` (compute cores); HTTP_THREADS [4] `--http-threads`
+#   QUANTIZE [0]         1: Kanava serves an int8 bundle (train --quantize), the peer the F32 one
 #   PEER_WORKERS [2]     gunicorn worker processes (each loads the model), PEER_THREADS [2]
 #                        threads per worker (gthread), PEER_TORCH_THREADS [1] torch threads
 #                        per worker; PEER_SERVER=flask runs Flask's threaded server instead
@@ -31,7 +32,9 @@ WARMUP=${WARMUP:-5}
 WRK_THREADS=${WRK_THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 MESSAGES=${MESSAGES:-300}
-SERVE_THREADS=${SERVE_THREADS:-4}
+SERVE_THREADS=${SERVE_THREADS:-2}
+HTTP_THREADS=${HTTP_THREADS:-4}
+QUANTIZE=${QUANTIZE:-0}
 PEER_SERVER=${PEER_SERVER:-gunicorn}
 PEER_WORKERS=${PEER_WORKERS:-2}
 PEER_THREADS=${PEER_THREADS:-2}
@@ -179,7 +182,15 @@ blas_of() { # the BLAS libraries a process has mapped
 # --- start both servers, compare their decisions on every message ------------------------
 KURL=http://127.0.0.1:$KANAVA_PORT
 PURL=http://127.0.0.1:$PEER_PORT
-"$KANAVA" serve --workspace "$WS" --model "$BUNDLE" --port "$KANAVA_PORT" --threads "$SERVE_THREADS" \
+# QUANTIZE=1: Kanava serves an int8 bundle (train --quantize); the peer keeps the F32 one.
+KBUNDLE=$BUNDLE
+if [ "$QUANTIZE" = 1 ]; then
+    KBUNDLE=$OUT/bundle-int8
+    "$KANAVA" train --quantize --method frozen --data data/demo/messages.csv --label-column topic --out "$KBUNDLE" \
+        >>"$OUT/train.log" 2>&1
+fi
+"$KANAVA" serve --workspace "$WS" --model "$KBUNDLE" --port "$KANAVA_PORT" --threads "$SERVE_THREADS" \
+    --http-threads "$HTTP_THREADS" \
     2>"$OUT/kanava-serve.log" &
 KPID=$!
 wait_healthz "$KURL" "$KPID" || { echo "serve_bench: kanava serve did not start" >&2; cat "$OUT/kanava-serve.log" >&2; exit 1; }
@@ -243,7 +254,7 @@ kill "$PPID_"; wait "$PPID_" 2>/dev/null || true; PPID_=
 cat >"$OUT/env.txt" <<EOF
 machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)
 wrk: $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, script bench/peers/serve_route.lua (same machine as the servers)
-kanava: kanava serve --threads $SERVE_THREADS (model calls serialized per bundle); BLAS mapped: $KBLAS
+kanava: kanava serve --threads $SERVE_THREADS --http-threads $HTTP_THREADS (micro-batched model calls)$([ "$QUANTIZE" = 1 ] && echo ", int8 bundle"); BLAS mapped: $KBLAS
 peer: $PEER_DESC
 peer BLAS: ${PBLAS_LINE#flask_route: BLAS }
 EOF
