@@ -196,6 +196,11 @@ void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix 
 
 int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M)
 {
+    return kn_q8_linear_with(y, x, m, b, M, kn_q8_best_kernel());
+}
+
+int kn_q8_linear_with(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M, kn_q8_kernel kernel)
+{
     /* Allocated per call: small next to the product itself, and no per-thread state. */
     int8_t *xq = malloc((size_t)M * m->Kp + 64);
     float *row_scale = malloc((size_t)M * sizeof *row_scale);
@@ -205,7 +210,7 @@ int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b
         return -1;
     }
     kn_q8_quantize_rows(x, M, m->K, xq, m->Kp, row_scale);
-    kn_q8_tile_fn fn = tile_fn(kn_q8_best_kernel());
+    kn_q8_tile_fn fn = tile_fn(kernel);
     if (fn == kn_q8_tile_vnni) kn_q8_flip(xq, (size_t)M * m->Kp);
     kn_q8_out o = {.y = y, .ldy = m->N, .row_scale = row_scale, .bias = b};
     run_tiles(&o, xq, m, M, fn);

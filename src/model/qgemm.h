@@ -53,6 +53,8 @@ void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix 
 /* y[M, N] = x[M, K] @ W + b (b may be NULL), through dynamic activation quantisation and
  * the best kernel. Returns -1 when out of memory for the quantised activations. */
 int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M);
+/* The same with a given kernel (the portable one when the CPU lacks it): for tests. */
+int kn_q8_linear_with(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M, kn_q8_kernel kernel);
 
 /* The kernel kn_q8_linear uses, and whether one is available on this CPU. */
 kn_q8_kernel kn_q8_best_kernel(void);
