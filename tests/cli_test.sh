@@ -7,11 +7,8 @@ BIN="$1/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-quiet() { "$@" >/dev/null 2>&1; }
+# ok/bad/check/quiet and test_summary
+. "$ROOT/tests/lib.sh"
 
 # --- model fetch: corrupt and truncated downloads are refused, nothing is installed
 M="$TMP/models"
@@ -277,5 +274,4 @@ check "train --quantize with bm25 is refused" [ $rc -eq 2 ] && grep -q "has no e
 out=$("$BIN" train --method setfit --base "$TMP/use-lite-int8" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
 check "setfit on an int8 base is refused with the way out" grep -q "train on the F32 model with --quantize" <<<"$out"
 
-echo "cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+test_summary cli

@@ -8,18 +8,16 @@ BUILD="$(cd "$1" && pwd)"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$BIN" ] || { echo "no binary at $1/kanava"; echo "crash: 0 passed, 1 failed"; exit 1; }
-TMP=$(mktemp -d)
-PID='' POSTER=''
+# ok/bad/check/quiet, test_summary, $TMP and $PID cleaned at exit, start_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
+POSTER=''
+# a killed run must not leave its server or the poster running
 cleanup() {
     for p in $PID $POSTER; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
+    PID=; test_cleanup
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-quiet() { "$@" >/dev/null 2>&1; }
 unset KANAVA_WORKSPACE
 # sql WS QUERY: the first row of QUERY on WS's database, fields joined by |
 sql() { /usr/bin/python3 -c 'import sqlite3, sys; print("|".join(str(v) for v in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()))' "$1/kanava.db" "$2"; }
@@ -111,20 +109,6 @@ for b in range(1, nb + 1):
         json.dump({"messages": msgs}, f)
 PY
 LOG="$TMP/server.log"
-start_server() {
-    for _ in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 20000))
-        "$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --threads 2 2>>"$LOG" &
-        PID=$!
-        for _ in $(seq 1 150); do
-            if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-    done
-    return 1
-}
 # post_batches FIRST LAST OUT: posts the batches in order, one "batch status" line each to
 # OUT; stops after the first one that gets no 2xx
 post_batches() {
@@ -136,7 +120,7 @@ post_batches() {
         case "$status" in 2??) ;; *) return ;; esac
     done
 }
-if ! start_server; then
+if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads 2; then
     bad "the server starts"; cat "$LOG"
 else
     ok "the server starts"
@@ -173,7 +157,8 @@ if not acked <= {b for b, n in counts.items() if n} or stored > len(acked) + 1:
     ok = False
 sys.exit(0 if ok else 1)
 PY
-    if ! start_server; then
+    LOG="$TMP/server2.log" # the first server's log stays for the sanitizer check
+    if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads 2; then
         bad "the server starts again on the killed workspace"; cat "$LOG"
     else
         ok "the server starts again on the killed workspace"
@@ -186,7 +171,6 @@ PY
         check "the database is intact at the end" integrity "$WS"
     fi
 fi
-check "no sanitizer report" bash -c "! grep -q Sanitizer '$LOG' '$TMP'/import.*.log"
+check "no sanitizer report" bash -c "! grep -q Sanitizer '$TMP'/server*.log '$TMP'/import.*.log"
 
-echo "crash: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_summary crash

@@ -11,19 +11,17 @@ BUILD="$(cd "$1" && pwd)"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$BIN" ] || { echo "no binary at $1/kanava"; echo "demo: 0 passed, 1 failed"; exit 1; }
-TMP=$(mktemp -d)
-PID='' DEMO_PID=''
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, start_kanava_server, wait_healthz
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
+DEMO_PID=''
+# the demo runs in its own process group (setsid): stop the whole group
 cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
     if [ -n "$DEMO_PID" ]; then kill -TERM -- "-$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null; fi
-    rm -rf "$TMP"
+    test_cleanup
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-finish() { echo "demo: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+finish() { test_summary demo; exit; }
 unset KANAVA_WORKSPACE PORT
 WS="$TMP/ws"
 sql() { /usr/bin/python3 -c 'import sqlite3, sys; print("|".join(str(v) for v in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()))' "$WS/kanava.db" "$1"; }
@@ -84,23 +82,10 @@ check "one active demo token" [ "$(sql "SELECT count(*) FROM tokens WHERE name =
 
 # --- serve it on a free port
 LOG="$TMP/server.log"
-start_server() {
-    for _ in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 20000))
-        "$BIN" serve --workspace "$WS" --model "$WS/models/demo" --port "$PORT" --threads 2 2>"$LOG" &
-        PID=$!
-        for _ in $(seq 1 150); do
-            if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-    done
-    return 1
-}
-if ! start_server; then bad "the server starts on the demo workspace"; cat "$LOG"; finish; fi
+if ! start_kanava_server "$LOG" --workspace "$WS" --model "$WS/models/demo" --threads 2; then
+    bad "the server starts on the demo workspace"; cat "$LOG"; finish
+fi
 ok "the server starts on the demo workspace"
-URL="http://127.0.0.1:$PORT"
 # api METHOD PATH [BODY]: with the admin token; sets $status and $body
 api() {
     local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${TOK:-$TOKEN}")
@@ -159,12 +144,7 @@ for _ in 1 2 3 4 5; do
     PORT=$((20000 + RANDOM % 20000)); URL="http://127.0.0.1:$PORT"
     PORT=$PORT KANAVA_BIN="$BIN" DEMO_WORKSPACE="$WS" setsid "$ROOT/scripts/demo.sh" >"$TMP/out3" 2>"$TMP/err3" &
     DEMO_PID=$!
-    for _ in $(seq 1 150); do
-        if curl -sf "$URL/healthz" >/dev/null 2>&1; then started=1; break; fi
-        kill -0 "$DEMO_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ $started -eq 1 ] && break
+    wait_healthz "$URL" "$DEMO_PID" && { started=1; break; }
     kill -TERM -- "-$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null; DEMO_PID=
 done
 check "the demo serves on \$PORT" [ $started -eq 1 ]

@@ -8,25 +8,13 @@ set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, build_fixture, start_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
 
 WS="$TMP/ws"
 mkdir -p "$WS"
-LDLIBS=$(make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" --eval 'kn-print-ldlibs: ; @echo $(LDLIBS)' kn-print-ldlibs)
-SANFLAGS=
-if nm "$BUILD/libkanava.a" 2>/dev/null | grep -q __asan; then SANFLAGS=-fsanitize=address,undefined; fi
-cc -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$ROOT/src" -o "$TMP/fixture" "$ROOT/tests/server_fixture.c" \
-    "$BUILD/libkanava.a" $LDLIBS || { echo "serve-batch: cannot build the fixture"; exit 1; }
+build_fixture "$BUILD" "$TMP/fixture" || { echo "serve-batch: cannot build the fixture"; exit 1; }
 TOKEN=$("$TMP/fixture" "$WS/kanava.db" service test-service)
 
 "$BIN" train --quantize --data "$ROOT/data/demo/messages.csv" --label-column topic --out "$TMP/model" \
@@ -36,21 +24,9 @@ check "its encoder records the quantisation" jq -e '.quantization.weights == "in
 check "its metadata says so" jq -e '.training.quantized == "int8"' "$TMP/model/bundle.json" >/dev/null
 
 LOG="$TMP/server.log"
-for _ in 1 2 3 4 5 6 7 8; do
-    PORT=$((20000 + RANDOM % 20000))
-    "$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --threads 1 --http-threads 8 2>"$LOG" &
-    PID=$!
-    for _ in $(seq 1 300); do
-        curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break 2
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-done
-if [ -z "$PID" ]; then
-    bad "server starts"; cat "$LOG"; echo "serve-batch: $pass passed, $fail failed"; exit 1
+if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads 1 --http-threads 8; then
+    bad "server starts"; cat "$LOG"; test_summary serve-batch; exit 1
 fi
-URL="http://127.0.0.1:$PORT"
 
 # 16 different texts from the demo messages, as JSON bodies.
 tail -n +2 "$ROOT/data/demo/messages.csv" | cut -d, -f2 | tr -d '"' | head -n 16 >"$TMP/texts"
@@ -97,5 +73,4 @@ check "batched answers equal the one-at-a-time answers (probability within 1e-4)
 check "the log never shows message text" bash -c "! grep -qiF \"\$(head -n 1 '$TMP/texts')\" '$LOG'"
 
 kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-echo "serve-batch: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_summary serve-batch

@@ -7,26 +7,14 @@ set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, build_fixture, start/stop_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
 
 # --- fixture: a workspace with one token per role, a bundle trained on the demo messages
 WS="$TMP/ws"
 mkdir -p "$WS"
-LDLIBS=$(make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" --eval 'kn-print-ldlibs: ; @echo $(LDLIBS)' kn-print-ldlibs)
-SANFLAGS=
-if nm "$BUILD/libkanava.a" 2>/dev/null | grep -q __asan; then SANFLAGS=-fsanitize=address,undefined; fi
-cc -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$ROOT/src" -o "$TMP/fixture" "$ROOT/tests/server_fixture.c" \
-    "$BUILD/libkanava.a" $LDLIBS || { echo "server: cannot build the fixture"; exit 1; }
+build_fixture "$BUILD" "$TMP/fixture" || { echo "server: cannot build the fixture"; exit 1; }
 ADMIN=$("$TMP/fixture" "$WS/kanava.db" admin test-admin)
 ANNOTATOR=$("$TMP/fixture" "$WS/kanava.db" annotator test-annotator)
 SERVICE=$("$TMP/fixture" "$WS/kanava.db" service test-service)
@@ -42,27 +30,11 @@ check "a bm25 bundle trains" [ -f "$TMP/model-bm25/bundle.json" ]
 
 # --- start on a free port (random, retried), wait for /healthz
 LOG="$TMP/server.log"
-start_server() {
-    for _ in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 20000))
-        "$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --threads 2 --max-body 65536 \
-            2>"$LOG" &
-        PID=$!
-        for _ in $(seq 1 100); do
-            if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-    done
-    return 1
-}
-if ! start_server; then
+if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads 2 --max-body 65536; then
     bad "server starts"; cat "$LOG"
-    echo "server: $pass passed, $fail failed"; exit 1
+    test_summary server; exit 1
 fi
 ok "server starts and answers /healthz"
-URL="http://127.0.0.1:$PORT"
 check "it says where it listens" grep -q "^listening on http://127.0.0.1:$PORT\$" "$LOG"
 
 # api METHOD PATH TOKEN [BODY] [CURL ARGS...]: sets $status and $body (a body is sent as
@@ -599,15 +571,7 @@ out=$("$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --fallb
 check "a malformed fallback language is refused at start" grep -q "fallback language tag" <<<"$out"
 
 # --- the log: one line per request, never message text; clean stop
-# stop_server SIGNAL: sends it and waits (up to 20 s, then SIGKILL); sets $rc to the exit status.
-stop_server() {
-    kill -"$1" "$PID"
-    for _ in $(seq 1 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null
-    wait "$PID"; rc=$?
-    PID=
-}
-stop_server TERM
+stop_kanava_server TERM
 check "SIGTERM stops the server cleanly (exit 0)" [ $rc -eq 0 ]
 check "the log has a line per request (method, path, status, ms)" \
     grep -qE '^[0-9TZ:-]+ POST /api/messages/[0-9]+/route 200 [0-9.]+ms$' "$LOG"
@@ -619,15 +583,14 @@ check "no sanitizer report in the log" bash -c "! grep -q 'Sanitizer' '$LOG'"
 # (and without --model: the workspace's active model, the bm25 one activated above)
 "$BIN" serve --workspace "$WS" --port "$PORT" 2>"$TMP/int.log" &
 PID=$!
-for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_healthz "$URL" "$PID"
 api GET /api/models "$ADMIN"
 jqc "without --model the server runs the workspace's active model" "[.models[] | select(.active) | .id] == [$M_BM25]"
 api POST /api/classify "$SERVICE" '{"text":"I lost my card yesterday"}'
 check "and classifies with it" is 200
 check "it logs which model is live" grep -q "^model $M_BM25 (bm25, [0-9]* topics) is live\$" "$TMP/int.log"
-stop_server INT
+stop_kanava_server INT
 check "SIGINT stops the server cleanly (exit 0)" [ $rc -eq 0 ]
 check "no sanitizer report after SIGINT" bash -c "! grep -q 'Sanitizer' '$TMP/int.log'"
 
-echo "server: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_summary server

@@ -10,26 +10,14 @@ set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, build_fixture, start_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
 
 # --- fixture: a workspace with one token per role (the fixture of server_test.sh), a bundle
 WS="$TMP/ws"
 mkdir -p "$WS"
-LDLIBS=$(make -s --no-print-directory -C "$ROOT" BUILD="$BUILD" --eval 'kn-print-ldlibs: ; @echo $(LDLIBS)' kn-print-ldlibs)
-SANFLAGS=
-if nm "$BUILD/libkanava.a" 2>/dev/null | grep -q __asan; then SANFLAGS=-fsanitize=address,undefined; fi
-cc -std=c11 -D_GNU_SOURCE $SANFLAGS -I"$ROOT/src" -o "$TMP/fixture" "$ROOT/tests/server_fixture.c" \
-    "$BUILD/libkanava.a" $LDLIBS || { echo "ui_api_a: cannot build the fixture"; exit 1; }
+build_fixture "$BUILD" "$TMP/fixture" || { echo "ui_api_a: cannot build the fixture"; exit 1; }
 ADMIN=$("$TMP/fixture" "$WS/kanava.db" admin "ui-admin")
 ANNOTATOR=$("$TMP/fixture" "$WS/kanava.db" annotator "Liisa Ä.")
 SERVICE=$("$TMP/fixture" "$WS/kanava.db" service "inbox-bot")
@@ -38,27 +26,11 @@ SERVICE=$("$TMP/fixture" "$WS/kanava.db" service "inbox-bot")
 check "a tfidf bundle trains" [ -f "$TMP/model/bundle.json" ]
 
 LOG="$TMP/server.log"
-start_server() {
-    for _ in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 20000))
-        "$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" --threads 2 --max-body 8000000 \
-            2>"$LOG" &
-        PID=$!
-        for _ in $(seq 1 100); do
-            if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-    done
-    return 1
-}
-if ! start_server; then
+if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads 2 --max-body 8000000; then
     bad "server starts"; cat "$LOG"
-    echo "ui_api_a: $pass passed, $fail failed"; exit 1
+    test_summary ui_api_a; exit 1
 fi
 ok "server starts"
-URL="http://127.0.0.1:$PORT"
 
 # api METHOD PATH TOKEN [BODY [CONTENT-TYPE]]: sets $status and $body.
 api() {
@@ -302,12 +274,11 @@ body=$(cat "$TMP/body")
 jqc "the search finds the matches" '.total > 10000 and (.ids | length) == .total'
 echo "# fields=id&q=HÄVISI over 20,008 messages: best of 5 ${best}s"
 LIMIT=0.1
-if [ -n "$SANFLAGS" ]; then LIMIT=0.8; fi
+if is_sanitizer_build "$BUILD"; then LIMIT=0.8; fi
 check "a keyword search over 20,000 messages answers in < ${LIMIT}s" /usr/bin/python3 -c "import sys; sys.exit(0 if $best < $LIMIT else 1)"
 
 # --- the log never holds message text
 check "the log never holds message text" bash -c "! grep -qiE 'Salainen|HÄVISI|hävisi|h%C3%84visi|lost my card' '$LOG'"
 check "one log line per request" bash -c "grep -q 'GET /api/messages 200' '$LOG'"
 
-echo "ui_api_a: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_summary ui_api_a

@@ -10,18 +10,10 @@ set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-finish() { echo "ui_api_b: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, start/stop_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
+finish() { test_summary ui_api_b; exit $?; }
 
 # --- a workspace with the demo messages (ids 1..48 in file order) and tokens, no model
 WS="$TMP/ws"
@@ -52,31 +44,10 @@ N_LABELLED=$(wc -l <"$TMP/labels.txt")
 check "48 demo labels read" [ "$N_LABELLED" -eq 48 ]
 
 LOG="$TMP/server.log"
-start_server() {
-    for _ in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 20000))
-        "$BIN" serve --workspace "$WS" --port "$PORT" --threads 4 2>"$LOG" &
-        PID=$!
-        for _ in $(seq 1 100); do
-            if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then return 0; fi
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-    done
-    return 1
-}
-# stop_server SIGNAL: sends it and waits (up to 30 s, then SIGKILL); $rc is the exit status.
-stop_server() {
-    kill -"$1" "$PID"
-    for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null
-    wait "$PID"; rc=$?
-    PID=
-}
-if ! start_server; then bad "a server starts on a workspace without a model"; cat "$LOG"; finish; fi
+if ! start_kanava_server "$LOG" --workspace "$WS" --threads 4; then
+    bad "a server starts on a workspace without a model"; cat "$LOG"; finish
+fi
 ok "a server starts on a workspace without a model"
-URL="http://127.0.0.1:$PORT"
 check "it says it has no model, once" [ "$(grep -c 'no active model yet' "$LOG")" -eq 1 ]
 
 api() {
@@ -339,6 +310,6 @@ check "job id abc: 404" is 404
 check "the log never shows message text" bash -c "! grep -q -e 'wallet' -e 'saldo' '$LOG'"
 api POST /api/train "$ADMIN" '{"method":"frozen"}'
 check "a train job starts before the stop" is 202
-stop_server TERM
+stop_kanava_server TERM
 check "SIGTERM during a job: the server stops cleanly (exit 0)" [ "$rc" -eq 0 ]
 finish

@@ -4,12 +4,11 @@
 set -u
 BIN="$(cd "$1" && pwd)/kanava"
 [ -x "$BIN" ] || { echo "no binary at $1/kanava"; echo "workspace: 0 passed, 1 failed"; exit 1; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# ok/bad/check/quiet and test_summary
+. "$ROOT/tests/lib.sh"
 not() { ! "$@"; }
 # number of messages in the workspace database at $1
 count_messages() {
@@ -201,5 +200,4 @@ check "topic list with extra arguments exits 2" [ $? -eq 2 ]
 # --- \$KANAVA_WORKSPACE is used when --workspace is absent
 check "\$KANAVA_WORKSPACE selects the workspace" grep -q "^card_lost " <<<"$(KANAVA_WORKSPACE="$W" "$BIN" topic list 2>&1)"
 
-echo "workspace: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+test_summary workspace

@@ -14,13 +14,9 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 (cd "$ROOT/tests/ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "ui: npm ci failed in tests/ui"; exit 1; }
 "$BIN" model fetch use-lite >"$BUILD/ui-model-fetch.log" 2>&1 || { echo "ui: kanava model fetch use-lite failed:"; cat "$BUILD/ui-model-fetch.log"; exit 1; }
 
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+# $TMP and $PID cleaned at exit, start_kanava_server
+. "$ROOT/tests/lib.sh"
+test_tmp_dir
 WS="$TMP/ws"
 "$BIN" init --workspace "$WS" >/dev/null 2>&1 || { echo "ui: kanava init failed"; exit 1; }
 
@@ -41,23 +37,13 @@ done <"$TMP/topics"
 TOKEN=$("$BIN" token create --role admin --name ui-admin --workspace "$WS" 2>/dev/null) || { echo "ui: kanava token create failed"; exit 1; }
 
 LOG="$TMP/server.log"
-for _ in 1 2 3 4 5 6 7 8; do
-    PORT=$((20000 + RANDOM % 20000))
-    "$BIN" serve --workspace "$WS" --port "$PORT" --threads 4 2>"$LOG" &
-    PID=$!
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break 2
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
-done
-[ -n "$PID" ] || { echo "ui: the server does not start:"; cat "$LOG"; exit 1; }
+start_kanava_server "$LOG" --workspace "$WS" --threads 4 ||
+    { echo "ui: the server does not start:"; cat "$LOG"; exit 1; }
 
 mkdir -p "$BUILD/ui-artifacts"
 rm -f "$BUILD/ui-artifacts"/*.png
 rc=0
-KANAVA_URL="http://127.0.0.1:$PORT" KANAVA_TOKEN="$TOKEN" KANAVA_ROOT="$ROOT" ARTIFACTS="$BUILD/ui-artifacts" \
+KANAVA_URL="$URL" KANAVA_TOKEN="$TOKEN" KANAVA_ROOT="$ROOT" ARTIFACTS="$BUILD/ui-artifacts" \
     CHROMIUM="$CHROMIUM" timeout 200 node "$ROOT/tests/ui/ui_test.mjs" || rc=$?
 if [ "$rc" -ne 0 ]; then
     echo "ui: the server's log (last 30 lines):"
