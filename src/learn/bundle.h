@@ -64,6 +64,9 @@ typedef struct kn_train_options {
     kn_bm25_options bm25;
     const char *scratch_dir;   /* setfit: where the tuned encoder is staged (default $TMPDIR or /tmp) */
     int show_progress;         /* progress bars on stderr (they only draw on a terminal) */
+    kn_progress_fn progress;   /* instead of the bars (a server's job): frozen and setfit report
+                                * fine-tuning and embedding as one done/total */
+    void *progress_ctx;
     int quantize;              /* frozen, setfit: int8 encoder (model/quantize.h); the head is fitted
                                 * on the quantised encoder's embeddings */
 } kn_train_options;

@@ -93,7 +93,11 @@ static json_t *evaluate(kn_job *job, train_job *j, const kn_train_options *o, kn
     }
     if (n_ev > 0) {
         kn_job_progress(job, "evaluating", 0.02);
-        b = kn_bundle_train(o, tr_text, tr_len, tr_lab, n_tr, j->classes, j->n_classes, err);
+        kn_job_span train_span = {job, "evaluating", 0.02, 0.35};
+        kn_train_options eo = *o;
+        eo.progress = kn_job_span_update;
+        eo.progress_ctx = &train_span;
+        b = kn_bundle_train(&eo, tr_text, tr_len, tr_lab, n_tr, j->classes, j->n_classes, err);
         if (!b) goto done;
         proba = malloc(n_ev * (size_t)j->n_classes * sizeof *proba);
         if (!proba) {
@@ -215,6 +219,9 @@ static int train_run(kn_job *job, void *ctx, kn_error *err)
         goto done;
     }
     kn_job_progress(job, "training", 0.45);
+    kn_job_span train_span = {job, "training", 0.45, 0.85};
+    o.progress = kn_job_span_update;
+    o.progress_ctx = &train_span;
     b = kn_bundle_train(&o, (const char *const *)j->texts, j->lens, j->labels, j->n, j->classes, j->n_classes, err);
     if (!b) goto done;
     kn_job_progress(job, "saving", 0.85);
