@@ -13,6 +13,7 @@
 #include "model/encoder.h"
 #include "model/quantize.h"
 #include "model/registry.h"
+#include "model/safetensors.h"
 
 static char scratch[256];
 
@@ -167,12 +168,62 @@ static void test_misuse_is_refused(void **state)
     assert_non_null(strstr(err.msg, "config.json"));
 }
 
+/* An int8 model whose scales are missing or the wrong size is refused, naming the tensor. */
+static void test_broken_int8_model_is_refused(void **state)
+{
+    (void)state;
+    char src[4200], dst[4200], path[4300];
+    snprintf(src, sizeof src, "%s/bert_wp_f32_mean_norm", getenv("KANAVA_HF_TINY"));
+    snprintf(dst, sizeof dst, "%s/broken-int8", scratch);
+    kn_error err;
+    assert_int_equal(kn_model_quantize(src, dst, &err), 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dst);
+    for (int variant = 0; variant < 2; variant++) {
+        kn_safetensors *st = kn_st_open(path, &err);
+        assert_non_null(st);
+        size_t n = kn_st_count(st), k = 0;
+        kn_tensor *keep = calloc(n, sizeof *keep);
+        char victim[256] = "";
+        float shorter[4] = {1, 1, 1, 1};
+        for (size_t i = 0; i < n; i++) {
+            const kn_tensor *t = kn_st_at(st, i);
+            int is_scale = strstr(t->name, KN_Q8_SCALE_SUFFIX) != NULL;
+            if (is_scale && !victim[0] && strstr(t->name, "intermediate.dense")) {
+                snprintf(victim, sizeof victim, "%s", t->name);
+                if (variant == 0) continue; /* dropped */
+                keep[k] = *t;                /* or cut to 4 values */
+                keep[k].shape[0] = 4;
+                keep[k].data = shorter;
+                keep[k++].nbytes = sizeof shorter;
+                continue;
+            }
+            keep[k++] = *t;
+        }
+        assert_true(victim[0]);
+        char out[4400];
+        snprintf(out, sizeof out, "%s.new", path);
+        assert_int_equal(kn_st_write(out, keep, k, NULL, &err), 0);
+        free(keep);
+        kn_st_close(st);
+        assert_int_equal(rename(out, path), 0);
+        kn_encoder *enc = kn_encoder_open(dst, &err);
+        assert_null(enc);
+        if (!strstr(err.msg, victim)) fail_msg("variant %d: the error does not name %s: %s", variant, victim, err.msg);
+        print_message("variant %d refused: %s\n", variant, err.msg);
+        if (variant == 0) { /* restore for the next variant */
+            kn_rm_rf(dst);
+            assert_int_equal(kn_model_quantize(src, dst, &err), 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_use_lite_int8_keeps_embeddings),
         cmocka_unit_test(test_tiny_hf_int8_against_pytorch),
         cmocka_unit_test(test_misuse_is_refused),
+        cmocka_unit_test(test_broken_int8_model_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
