@@ -113,19 +113,6 @@ static void show_rows(void *ctx, size_t done, size_t total)
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-static kn_store *open_workspace(const char *flag, kn_error *err)
-{
-    char dir[4096], db[4200];
-    kn_workspace_dir(dir, sizeof dir, flag);
-    snprintf(db, sizeof db, "%s/kanava.db", dir);
-    struct stat sb;
-    if (stat(db, &sb) != 0 && errno == ENOENT) {
-        kn_fail(err, "no workspace at %s; run `kanava init`", db);
-        return NULL;
-    }
-    return kn_workspace_open(flag, 0, err);
-}
-
 int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {{"workspace", required_argument, 0, 'w'},
@@ -162,7 +149,7 @@ int cmd_import(int argc, char **argv)
         return KN_EXIT_USAGE;
     }
     fclose(probe);
-    kn_store *s = open_workspace(flag, &err);
+    kn_store *s = kn_workspace_open(flag, 0, &err);
     if (!s) {
         fprintf(stderr, "kanava import: %s\n", err.msg);
         return KN_EXIT_FAIL;

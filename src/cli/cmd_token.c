@@ -25,19 +25,6 @@ static void usage(FILE *f)
             "  --workspace DIR (default $KANAVA_WORKSPACE, else ./" KN_DEFAULT_WORKSPACE ")\n");
 }
 
-static kn_store *open_workspace(const char *flag, kn_error *err)
-{
-    char dir[4096], db[4200];
-    kn_workspace_dir(dir, sizeof dir, flag);
-    snprintf(db, sizeof db, "%s/kanava.db", dir);
-    struct stat sb;
-    if (stat(db, &sb) != 0 && errno == ENOENT) {
-        kn_fail(err, "no workspace at %s; run `kanava init`", db);
-        return NULL;
-    }
-    return kn_workspace_open(flag, 0, err);
-}
-
 static int valid_role(const char *role)
 {
     return strcmp(role, "admin") == 0 || strcmp(role, "annotator") == 0 || strcmp(role, "service") == 0;
@@ -164,7 +151,7 @@ int cmd_token(int argc, char **argv)
     }
 
     kn_error err;
-    kn_store *s = open_workspace(flag, &err);
+    kn_store *s = kn_workspace_open(flag, 0, &err);
     if (!s) {
         fprintf(stderr, "kanava token: %s\n", err.msg);
         return KN_EXIT_FAIL;

@@ -29,19 +29,6 @@ static void usage(FILE *f)
             DEFAULT_THRESHOLD);
 }
 
-static kn_store *open_workspace(const char *flag, kn_error *err)
-{
-    char dir[4096], db[4200];
-    kn_workspace_dir(dir, sizeof dir, flag);
-    snprintf(db, sizeof db, "%s/kanava.db", dir);
-    struct stat sb;
-    if (stat(db, &sb) != 0 && errno == ENOENT) {
-        kn_fail(err, "no workspace at %s; run `kanava init`", db);
-        return NULL;
-    }
-    return kn_workspace_open(flag, 0, err);
-}
-
 /* The shortest form of x that reads back as x (0.9, 0.95, 0.9999; never rounded to 1). */
 static const char *fmt_threshold(double x, char *buf, size_t cap)
 {
@@ -269,7 +256,7 @@ int cmd_topic(int argc, char **argv)
     }
 
     kn_error err;
-    kn_store *s = open_workspace(flag, &err);
+    kn_store *s = kn_workspace_open(flag, 0, &err);
     if (!s) {
         fprintf(stderr, "kanava topic: %s\n", err.msg);
         return KN_EXIT_FAIL;
