@@ -1,7 +1,7 @@
 # tests/lib.sh: what the shell tests share. Sourced (`. "$ROOT/tests/lib.sh"`), never run.
 # Provides the ok/bad/check/quiet counters and test_summary, a temporary directory cleaned
-# up at exit (with the server in $PID), building tests/server_fixture.c, and starting and
-# stopping `$BIN serve` on a random free port.
+# up at exit (with the server in $PID), building tests/server_fixture.c, starting and
+# stopping `$BIN serve` on a random free port, and the HTTP helpers api/jqc/is/err_is.
 # shellcheck shell=bash disable=SC2034 # the variables set here are for the sourcing script
 
 KANAVA_TEST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,3 +81,22 @@ stop_kanava_server() {
     wait "$PID"; rc=$?
     PID=
 }
+
+# --- HTTP against $URL (curl, jq)
+# api METHOD PATH TOKEN [BODY [CURL ARGS...]]: sets $status and $body. A body is sent as
+# $CONTENT_TYPE (default application/json: `CONTENT_TYPE=text/csv api ...` for one call);
+# every call gives up after $API_MAX_TIME seconds (default 60).
+api() {
+    local method="$1" path="$2" token="$3"; shift 3
+    local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$method" --max-time "${API_MAX_TIME:-60}")
+    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+    if [ $# -gt 0 ]; then args+=(-H "Content-Type: ${CONTENT_TYPE:-application/json}" --data-binary "$1"); shift; fi
+    status=$(curl "${args[@]}" "$@" "$URL$path")
+    body=$(cat "$TMP/body")
+}
+# jqc NAME FILTER: the last body satisfies the jq filter.
+jqc() { check "$1" jq_body "$2"; }
+jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
+is() { [ "$status" = "$1" ]; }
+# err_is STATUS CODE: that status and a JSON error with that code and a message
+err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }

@@ -37,21 +37,6 @@ fi
 ok "server starts and answers /healthz"
 check "it says where it listens" grep -q "^listening on http://127.0.0.1:$PORT\$" "$LOG"
 
-# api METHOD PATH TOKEN [BODY] [CURL ARGS...]: sets $status and $body (a body is sent as
-# application/json).
-api() {
-    local method="$1" path="$2" token="$3"; shift 3
-    local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$method")
-    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-    if [ $# -gt 0 ]; then args+=(-H 'Content-Type: application/json' --data-binary "$1"); shift; fi
-    status=$(curl "${args[@]}" "$@" "$URL$path")
-    body=$(cat "$TMP/body")
-}
-# jqc NAME FILTER: the last body satisfies the jq filter.
-jqc() { check "$1" jq_body "$2"; }
-jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
-is() { [ "$status" = "$1" ]; }
-err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }
 
 # --- health, authentication
 api GET /healthz ""

@@ -32,19 +32,6 @@ if ! start_kanava_server "$LOG" --workspace "$WS" --model "$TMP/model" --threads
 fi
 ok "server starts"
 
-# api METHOD PATH TOKEN [BODY [CONTENT-TYPE]]: sets $status and $body.
-api() {
-    local method="$1" path="$2" token="$3"; shift 3
-    local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$method")
-    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-    if [ $# -gt 0 ]; then args+=(-H "Content-Type: ${2:-application/json}" --data-binary "$1"); fi
-    status=$(curl "${args[@]}" "$URL$path")
-    body=$(cat "$TMP/body")
-}
-jqc() { check "$1" jq_body "$2"; }
-jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
-is() { [ "$status" = "$1" ]; }
-err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }
 names() { jq -e --arg w "$1" '.error.message | contains($w)' <<<"$body" >/dev/null; }
 err_names() { is "$1" && names "$2"; }        # STATUS WORD: the error message names WORD
 body_lacks() { ! grep -q -- "$1" <<<"$body"; }
@@ -72,21 +59,21 @@ printf 'm8,I want a refund for this fee,en,email,2026-01-06T10:00:00Z\n' >>"$TMP
 printf 'm9,I cannot log in to the app,en,email,2026-01-07T10:00:00Z\n' >>"$TMP/in.csv"
 printf 'm10,Transfer to my friend failed,en,email,2026-01-08T10:00:00Z\n' >>"$TMP/in.csv"
 printf 'm1,duplicate of the first,fi,email,\n' >>"$TMP/in.csv"
-api POST /api/import "$SERVICE" "@$TMP/in.csv" text/csv
+CONTENT_TYPE=text/csv api POST /api/import "$SERVICE" "@$TMP/in.csv"
 check "service may not import: 403" err_is 403 forbidden
-api POST /api/import "$ANNOTATOR" "@$TMP/in.csv" application/json
+CONTENT_TYPE=application/json api POST /api/import "$ANNOTATOR" "@$TMP/in.csv"
 check "import as JSON: 415" err_is 415 unsupported_media_type
-api POST /api/import "$ANNOTATOR" "@$TMP/in.csv" text/csv
+CONTENT_TYPE=text/csv api POST /api/import "$ANNOTATOR" "@$TMP/in.csv"
 check "annotator imports a CSV: 200" is 200
 jqc "added, skipped and duplicates counted" '.added == 8 and .skipped == 3 and .duplicates == 1'
 jqc "skipped rows named by line" '[.errors[].line] == [4, 6] and (.errors[0].error | test("empty")) and (.errors[1].error | test("received_at"))'
 check "no error names the temporary file" body_lacks kanava-import
 printf 'text\nfine one\nfine two\n"never closed\nmore\n' >"$TMP/broken.csv"
-api POST /api/import "$ADMIN" "@$TMP/broken.csv" text/csv
+CONTENT_TYPE=text/csv api POST /api/import "$ADMIN" "@$TMP/broken.csv"
 check "a malformed CSV: 400" err_is 400 bad_csv
 check "the 400 names the line" names "line 4"
 printf 'body\nhello\n' >"$TMP/notext.csv"
-api POST /api/import "$ADMIN" "@$TMP/notext.csv" text/csv
+CONTENT_TYPE=text/csv api POST /api/import "$ADMIN" "@$TMP/notext.csv"
 check "no text column: 400 naming it" err_names 400 text
 api GET /api/stats "$SERVICE"
 jqc "a malformed file stored nothing" '.messages == 8'
@@ -262,7 +249,7 @@ with open(sys.argv[1], "w") as f:
     for i in range(20000):
         f.write("big-%d,%s %d\n" % (i, " ".join(random.choice(words) for _ in range(12)), i))
 EOF
-api POST /api/import "$ADMIN" "@$TMP/big.csv" text/csv
+CONTENT_TYPE=text/csv api POST /api/import "$ADMIN" "@$TMP/big.csv"
 jqc "20,000 messages imported in one request" '.added == 20000'
 best=9
 for _ in 1 2 3 4 5; do

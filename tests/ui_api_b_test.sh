@@ -10,8 +10,9 @@ set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, start/stop_kanava_server
+# ok/bad/check, test_summary, $TMP and $PID cleaned at exit, start/stop_kanava_server, api/jqc/is/err_is
 . "$ROOT/tests/lib.sh"
+API_MAX_TIME=20 # a hung request fails fast here (the jobs run beside the requests)
 test_tmp_dir
 finish() { test_summary ui_api_b; exit $?; }
 
@@ -50,18 +51,6 @@ fi
 ok "a server starts on a workspace without a model"
 check "it says it has no model, once" [ "$(grep -c 'no active model yet' "$LOG")" -eq 1 ]
 
-api() {
-    local method="$1" path="$2" token="$3"; shift 3
-    local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$method" --max-time 20)
-    [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-    if [ $# -gt 0 ]; then args+=(-H 'Content-Type: application/json' --data-binary "$1"); shift; fi
-    status=$(curl "${args[@]}" "$@" "$URL$path")
-    body=$(cat "$TMP/body")
-}
-jqc() { check "$1" jq_body "$2"; }
-jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
-is() { [ "$status" = "$1" ]; }
-err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }
 # wait_job ID: polls until the job is no longer running (up to 600 s); $body is its last view.
 wait_job() {
     for _ in $(seq 1 1200); do
