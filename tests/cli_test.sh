@@ -259,7 +259,8 @@ out=$("$BIN" model quantize "$TMP/use-lite-int8" --out "$TMP/twice" 2>&1); rc=$?
 check "quantising twice is refused" [ $rc -ne 0 -a ! -e "$TMP/twice" ]
 check "  and says why" grep -q "already quantised" <<<"$out"
 out=$("$BIN" model quantize use-lite --out "$TMP/use-lite-int8" 2>&1); rc=$?
-check "an existing output directory is not overwritten" [ $rc -ne 0 ] && grep -q "already exists" <<<"$out"
+check "an existing output directory is not overwritten" [ $rc -ne 0 ]
+check "  and says so" grep -q "already exists" <<<"$out"
 check "embed takes the int8 model" "$BIN" embed --model "$TMP/use-lite-int8" <<<"How do I order a new card?" >/dev/null 2>&1
 "$BIN" train --data "$DEMO" --label-column topic --out "$TMP/f32-bundle" >/dev/null 2>&1
 "$BIN" model quantize "$TMP/f32-bundle" --out "$TMP/int8-bundle" >/dev/null 2>&1
@@ -270,7 +271,8 @@ check "classify takes the int8 bundle" grep -q "lost_card" <<<"$out"
 out=$("$BIN" model quantize "$TMP/tfidf-bundle" --out "$TMP/tfidf-int8" 2>&1)
 check "a tfidf bundle has nothing to quantise" grep -q "no encoder to quantise" <<<"$out"
 out=$("$BIN" train --method bm25 --quantize --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
-check "train --quantize with bm25 is refused" [ $rc -eq 2 ] && grep -q "has no encoder" <<<"$out"
+check "train --quantize with bm25 is refused" [ $rc -eq 2 ]
+check "  and says why" grep -q "has no encoder" <<<"$out"
 out=$("$BIN" train --method setfit --base "$TMP/use-lite-int8" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
 check "setfit on an int8 base is refused with the way out" grep -q "train on the F32 model with --quantize" <<<"$out"
 

@@ -1,10 +1,8 @@
 /* workspace.c - resolving and opening the workspace (see workspace.h). */
 #include "cli/workspace.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "util/fs.h"
 
@@ -20,10 +18,5 @@ kn_store *kn_workspace_open(const char *flag, int create, kn_error *err)
     kn_workspace_dir(dir, sizeof dir, flag);
     if (create && kn_mkdir_p(dir, err) != 0) return NULL;
     snprintf(path, sizeof path, "%s/kanava.db", dir);
-    struct stat sb;
-    if (!create && stat(path, &sb) != 0 && errno == ENOENT) {
-        kn_fail(err, "no workspace at %s; run `kanava init`", path);
-        return NULL;
-    }
     return kn_store_open(path, create, err);
 }

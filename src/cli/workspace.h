@@ -13,8 +13,8 @@
 
 /* The workspace directory for the --workspace flag (may be NULL). */
 void kn_workspace_dir(char *out, size_t cap, const char *flag);
-/* Opens the workspace's store (create: make the directory and the database; otherwise a
- * missing database is an error that says to run `kanava init`). */
+/* Opens the workspace's store (create: make the directory and the database; otherwise
+ * kn_store_open refuses a missing database, saying to run `kanava init`). */
 kn_store *kn_workspace_open(const char *flag, int create, kn_error *err);
 
 #endif

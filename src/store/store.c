@@ -194,7 +194,7 @@ kn_store *kn_store_open(const char *path, int create, kn_error *err)
     struct stat sb;
     if (stat(path, &sb) != 0) {
         if (errno != ENOENT || !create) {
-            if (errno == ENOENT) kn_fail(err, "no workspace at %s, run `kanava init`", path);
+            if (errno == ENOENT) kn_fail(err, "no workspace at %s; run `kanava init`", path);
             else kn_fail(err, "%s: %s", path, strerror(errno));
             return NULL;
         }
