@@ -99,19 +99,12 @@ static int active_model(kn_store *s, int64_t *id, kn_error *err)
 }
 
 /* Which cached map gives the clusters: the active model's when it has one, else the base
- * map (drawn before any model; model_id NULL, keyed 0), else none (-1). The map table
- * comes with a later schema step: an older workspace has no clusters. */
+ * map (drawn before any model; model_id NULL, keyed 0), else none (-1). */
 static int choose_map(kn_store *s, int64_t model, int64_t *map, kn_error *err)
 {
     *map = -1;
     sqlite3_stmt *st;
-    if (kn_store_prepare(s, &st, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'map_points'",
-                         "listing messages", err) != 0)
-        return -1;
-    int step = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) return kn_store_sql_fail(s, err, "listing messages: the map table");
-    if (step == SQLITE_DONE) return 0;
+    int step;
     if (kn_store_prepare(s, &st, "SELECT EXISTS (SELECT 1 FROM map_points WHERE coalesce(model_id, 0) = ?1)",
                          "listing messages", err) != 0)
         return -1;

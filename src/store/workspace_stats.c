@@ -95,17 +95,17 @@ int kn_store_workspace_stats(kn_store *s, kn_workspace_stats *out, kn_error *err
     out->active_model = -1;
     if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return kn_store_sql_fail(s, err, "counting messages: starting a transaction");
-    int64_t active = 0, has_active = 0;
+    int64_t active = 0;
     int rc = count(s, "SELECT count(*) FROM messages", "counting messages", &out->messages, err);
     if (rc == 0)
         rc = count(s, "SELECT count(DISTINCT message_id) FROM annotations", "counting labelled messages",
                    &out->labelled, err);
     if (rc == 0) rc = topic_counts(s, out, err);
     if (rc == 0) rc = decision_counts(s, out, err);
-    if (rc == 0) rc = count(s, "SELECT count(*) FROM models WHERE active = 1", "finding the active model", &has_active, err);
-    if (rc == 0 && has_active)
-        rc = count(s, "SELECT id FROM models WHERE active = 1", "finding the active model", &active, err);
-    if (rc == 0 && has_active) out->active_model = active;
+    if (rc == 0)
+        rc = count(s, "SELECT coalesce((SELECT id FROM models WHERE active = 1), 0)", "finding the active model", &active,
+                   err);
+    if (rc == 0 && active > 0) out->active_model = active;
     kn_store_rollback(s); /* read only */
     if (rc != 0) kn_workspace_stats_free(out);
     return rc;
