@@ -553,8 +553,7 @@ int cmd_bench_methods(int argc, char **argv)
             b.train_opt.encoder_dir = model_dir;
             break;
         }
-    snprintf(b.tmp, sizeof b.tmp, "%s/kanava-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(b.tmp)) { kn_fail(&err, "%s: cannot make a scratch directory", b.tmp); b.tmp[0] = '\0'; goto done; }
+    if (kn_make_scratch_dir(b.tmp, sizeof b.tmp, NULL, "kanava-bench", &err) != 0) { b.tmp[0] = '\0'; goto done; }
     snprintf(b.test_csv, sizeof b.test_csv, "%s/test.csv", b.tmp);
     if (write_csv(b.test_csv, &b.test, NULL, b.test.n, &err) != 0) goto done;
     b.train_opt.scratch_dir = b.tmp;

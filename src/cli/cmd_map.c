@@ -35,12 +35,6 @@ static void usage(FILE *f)
             "  --models-dir DIR     where models live (default $KANAVA_MODELS or ~/.local/share/kanava/models)\n");
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* The header of an .npy file: little-endian float32 (or float64), C order, 2-D. */
 static int parse_npy(const char *path, const unsigned char *buf, size_t len, size_t *n, int *dim, int *f64,
                      size_t *offset, kn_error *err)
@@ -160,7 +154,7 @@ static int read_vectors(const char *path, long dim_flag, float **out, size_t *n,
     if (!buf) return -1;
     int rc = 0;
     *out = NULL;
-    if (ends_with(path, ".npy")) {
+    if (kn_ends_with(path, ".npy")) {
         int f64;
         size_t off;
         rc = parse_npy(path, (const unsigned char *)buf, len, n, dim, &f64, &off, err);
@@ -181,23 +175,22 @@ static int read_vectors(const char *path, long dim_flag, float **out, size_t *n,
                                  i % (size_t)*dim + 1);
             }
         }
-    } else if (ends_with(path, ".f32")) {
+    } else if (kn_ends_with(path, ".f32")) {
         if (dim_flag < 1) rc = kn_fail(err, "%s: a raw .f32 file needs --dim", path);
         else if (len % (4 * (size_t)dim_flag) != 0)
             rc = kn_fail(err, "%s: %zu bytes is not a whole number of %ld-float rows", path, len, dim_flag);
         else {
             *n = len / (4 * (size_t)dim_flag);
             *dim = (int)dim_flag;
-            *out = malloc(len ? len : 1);
-            if (!*out) rc = kn_fail(err, "%s: out of memory", path);
-            else memcpy(*out, buf, len);
+            *out = (float *)buf; /* kn_read_file's malloc'd buffer, suitably aligned: taken over, not copied */
+            buf = NULL;
             for (size_t i = 0; rc == 0 && i < *n * (size_t)*dim; i++)
                 if (!isfinite((*out)[i]))
                     rc = kn_fail(err, "%s: row %zu, column %zu is not a finite float", path, i / (size_t)*dim + 1,
                                  i % (size_t)*dim + 1);
         }
-    } else if (ends_with(path, ".tsv") || ends_with(path, ".jsonl")) {
-        rc = parse_text_rows(path, buf, ends_with(path, ".jsonl"), out, n, dim, err);
+    } else if (kn_ends_with(path, ".tsv") || kn_ends_with(path, ".jsonl")) {
+        rc = parse_text_rows(path, buf, kn_ends_with(path, ".jsonl"), out, n, dim, err);
     } else {
         rc = kn_fail(err, "%s: vectors must be .npy, .tsv, .jsonl or .f32", path);
     }
@@ -214,8 +207,8 @@ static int embed_texts(const char *data, const char *column, const char *model, 
                        size_t *n, int *dim, kn_error *err, int *usage_error)
 {
     kn_texts texts;
-    int rc = ends_with(data, ".csv")   ? kn_texts_read_csv_column(data, column, &texts, err)
-             : ends_with(data, ".tsv") ? kn_texts_read_table_column(data, '\t', column, &texts, err)
+    int rc = kn_ends_with(data, ".csv")   ? kn_texts_read_csv_column(data, column, &texts, err)
+             : kn_ends_with(data, ".tsv") ? kn_texts_read_table_column(data, '\t', column, &texts, err)
                                        : kn_texts_read_lines(data, &texts, err);
     if (rc != 0) {
         *usage_error = 1;

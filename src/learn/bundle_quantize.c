@@ -11,11 +11,8 @@ int kn_bundle_quantize_encoder(kn_bundle *b, const char *scratch_dir, kn_error *
 {
     if (!kn_method_uses_encoder(b->method))
         return kn_fail(err, "a %s bundle has no encoder to quantise", kn_method_name(b->method));
-    if (kn_model_is_quantized(b->encoder_dir)) return kn_fail(err, "the bundle's encoder is already quantised");
-    const char *scratch = scratch_dir ? scratch_dir : getenv("TMPDIR");
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/kanava-int8-XXXXXX", scratch && *scratch ? scratch : "/tmp");
-    if (!mkdtemp(dir)) return kn_fail(err, "%s: cannot make a scratch directory", dir);
+    if (kn_make_scratch_dir(dir, sizeof dir, scratch_dir, "kanava-int8", err) != 0) return -1;
     if (kn_model_quantize(b->encoder_dir, dir, err) != 0) {
         kn_rm_rf(dir);
         return -1;

@@ -105,7 +105,9 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
 {
     if (!o->encoder_dir) return kn_fail(err, "train: method %s needs an encoder", kn_method_name(o->method));
     if (!(b->encoder_dir = strdup(o->encoder_dir))) return kn_fail(err, "out of memory");
-    if (!(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
+    /* frozen --quantize never uses the float encoder: the int8 one is opened instead */
+    int float_encoder = !(o->method == KN_METHOD_FROZEN && o->quantize);
+    if (float_encoder && !(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
     if (o->method == KN_METHOD_SETFIT) {
         if (kn_model_is_quantized(o->encoder_dir))
             return kn_fail(err, "--method setfit fine-tunes float weights and %s is quantised: train on the F32 model "
@@ -115,10 +117,8 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
                            b->encoder->ops->family);
         kn_encoder_close(b->encoder);
         b->encoder = NULL;
-        const char *scratch = o->scratch_dir ? o->scratch_dir : getenv("TMPDIR");
         char tuned[4200];
-        snprintf(tuned, sizeof tuned, "%s/kanava-setfit-XXXXXX", scratch && *scratch ? scratch : "/tmp");
-        if (!mkdtemp(tuned)) return kn_fail(err, "%s: cannot make a scratch directory", tuned);
+        if (kn_make_scratch_dir(tuned, sizeof tuned, o->scratch_dir, "kanava-setfit", err) != 0) return -1;
         free(b->encoder_dir);
         if (!(b->encoder_dir = strdup(tuned))) return kn_fail(err, "out of memory");
         b->owns_encoder_dir = 1;
@@ -137,7 +137,7 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
         if (rc != 0) return -1;
         json_object_set_new(meta, "setfit", json_pack("{s:I, s:f, s:i, s:f}", "max_steps", (json_int_t)sf.max_steps, "lr",
                                                       sf.lr, "batch_pairs", sf.batch_pairs, "final_pair_loss", loss));
-        if (!(b->encoder = kn_encoder_open(tuned, err))) return -1;
+        if (!o->quantize && !(b->encoder = kn_encoder_open(tuned, err))) return -1;
     }
     if (o->quantize && kn_bundle_quantize_encoder(b, o->scratch_dir, err) != 0) return -1;
     float *emb = malloc(n * (size_t)b->encoder->dim * sizeof *emb);

@@ -143,14 +143,16 @@ static int read_config(hf_bert *m, const char *dir, const json_t *cfg, kn_error 
 
 /* ---- weights ------------------------------------------------------------------------ */
 
-static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t d1, kn_error *err)
+/* allow_i8: the tensor may be quantised (linear weights, the token embedding table). */
+static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t d1, int allow_i8, kn_error *err)
 {
     char full[256];
     snprintf(full, sizeof full, "%s%s", m->prefix, name);
     const kn_tensor *t = kn_st_find(m->st, full);
     if (!t) { kn_fail(err, "model.safetensors: tensor '%s' is missing", full); return NULL; }
-    if (t->dtype != KN_F32 && t->dtype != KN_F16 && t->dtype != KN_BF16 && t->dtype != KN_I8) {
-        kn_fail(err, "model.safetensors: tensor '%s' is %s; F32, F16, BF16 and I8 are supported", full, kn_dtype_name(t->dtype));
+    if (t->dtype != KN_F32 && t->dtype != KN_F16 && t->dtype != KN_BF16 && !(allow_i8 && t->dtype == KN_I8)) {
+        kn_fail(err, "model.safetensors: tensor '%s' is %s; F32, F16, BF16%s are supported", full,
+                kn_dtype_name(t->dtype), allow_i8 ? " and I8" : "");
         return NULL;
     }
     int ndim = d1 ? 2 : 1;
@@ -166,9 +168,8 @@ static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t
 /* A vector parameter as an owned F32 array. */
 static float *vector(hf_bert *m, const char *name, int n, kn_error *err)
 {
-    const kn_tensor *t = tensor(m, name, n, 0, err);
+    const kn_tensor *t = tensor(m, name, n, 0, 0, err);
     if (!t) return NULL;
-    if (t->dtype == KN_I8) { kn_fail(err, "model.safetensors: tensor '%s%s' is I8; only weight matrices may be", m->prefix, name); return NULL; }
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) { kn_fail(err, "out of memory"); return NULL; }
     for (int i = 0; i < n; i++) v[i] = kn_load_f32(t->data, t->dtype, i);
@@ -180,7 +181,7 @@ static int linear(hf_bert *m, kn_matrix *mat, const char *const *names, int nnam
 {
     kn_weight_src src[KN_MAX_PARTS];
     for (int i = 0; i < nnames; i++) {
-        const kn_tensor *t = tensor(m, names[i], out_each, in, err);
+        const kn_tensor *t = tensor(m, names[i], out_each, in, 1, err);
         if (!t) return -1;
         src[i] = (kn_weight_src){t->data, t->dtype, out_each, 1, NULL};
         if (t->dtype == KN_I8 && !(src[i].scale = kn_st_q8_scale(m->st, t->name, out_each, err))) return -1;
@@ -241,15 +242,14 @@ static int bind_weights(hf_bert *m, const char *dir, kn_error *err)
         if (kn_st_find(m->st, name)) snprintf(m->prefix, sizeof m->prefix, "%s", prefixes[i]);
     }
     int H = m->hidden;
-    if (!(m->word = tensor(m, "embeddings.word_embeddings.weight", m->vocab, H, err)) ||
-        !(m->pos = tensor(m, "embeddings.position_embeddings.weight", m->max_pos, H, err)))
+    if (!(m->word = tensor(m, "embeddings.word_embeddings.weight", m->vocab, H, 1, err)) ||
+        !(m->pos = tensor(m, "embeddings.position_embeddings.weight", m->max_pos, H, 0, err)))
         goto fail;
     if (m->word->dtype == KN_I8 && !(m->word_scale = kn_st_q8_scale(m->st, m->word->name, m->vocab, err))) goto fail;
-    if (m->pos->dtype == KN_I8) { kn_fail(err, "model.safetensors: position embeddings must not be I8"); goto fail; }
     char tname[64];
     snprintf(tname, sizeof tname, "%sembeddings.token_type_embeddings.weight", m->prefix);
     const kn_tensor *tt = kn_st_find(m->st, tname);
-    if (tt && !(m->type = tensor(m, "embeddings.token_type_embeddings.weight", tt->ndim ? tt->shape[0] : 0, H, err))) goto fail;
+    if (tt && !(m->type = tensor(m, "embeddings.token_type_embeddings.weight", tt->ndim ? tt->shape[0] : 0, H, 0, err))) goto fail;
     if (!(m->emb_ln_s = vector(m, "embeddings.LayerNorm.weight", H, err)) ||
         !(m->emb_ln_b = vector(m, "embeddings.LayerNorm.bias", H, err)))
         goto fail;

@@ -13,12 +13,6 @@
 #include "util/fs.h"
 #include "util/spawn.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* Which axis of a 2-D tensor holds the output channels that get one scale each: 0 (rows),
  * 1 (columns), or -1 to keep the tensor as it is. USE-lite stores linear weights [in, out]
  * (TensorFlow); the BERT family [out, in] (PyTorch). Embedding tables get one scale per
@@ -30,13 +24,13 @@ static int channel_axis(int use_lite, const kn_tensor *t)
         if (strcmp(t->name, "embed.weight") == 0) return 0;
         static const char *const linear[] = {".attn.qkv.weight", ".attn.out.weight", ".res.weight", ".ffn.w1", ".ffn.w2"};
         for (size_t i = 0; i < sizeof linear / sizeof *linear; i++)
-            if (ends_with(t->name, linear[i])) return 1;
+            if (kn_ends_with(t->name, linear[i])) return 1;
         return strcmp(t->name, "proj.weight") == 0 ? 1 : -1;
     }
-    if (ends_with(t->name, "word_embeddings.weight")) return 0;
+    if (kn_ends_with(t->name, "word_embeddings.weight")) return 0;
     static const char *const linear[] = {".query.weight", ".key.weight", ".value.weight", ".dense.weight"};
     for (size_t i = 0; i < sizeof linear / sizeof *linear; i++)
-        if (ends_with(t->name, linear[i])) return 0;
+        if (kn_ends_with(t->name, linear[i])) return 0;
     return -1;
 }
 

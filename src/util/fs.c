@@ -74,3 +74,18 @@ int kn_path_join(char *out, size_t cap, const char *a, const char *b)
     int n = snprintf(out, cap, "%s/%s", a, b);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
+
+int kn_make_scratch_dir(char *out, size_t cap, const char *base, const char *prefix, kn_error *err)
+{
+    if (!base || !*base) base = getenv("TMPDIR");
+    if ((size_t)snprintf(out, cap, "%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix) >= cap)
+        return kn_fail(err, "scratch directory path too long");
+    if (!mkdtemp(out)) return kn_fail(err, "%s: cannot make a scratch directory: %s", out, strerror(errno));
+    return 0;
+}
+
+int kn_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
