@@ -708,16 +708,18 @@ static void test_token_name(void **state)
     char token[65], other[65], name[257], role[16];
     assert_int_equal(kn_store_create_token(s, "annotator", "Liisa Virtanen", token, &err), 0);
     assert_int_equal(kn_store_create_token(s, "admin", "ops", other, &err), 0);
-    assert_int_equal(kn_store_check_token(s, token, role, &err), 0);
-    assert_int_equal(kn_store_token_name(s, token, name, sizeof name, &err), 0);
+    assert_int_equal(kn_store_check_token_named(s, token, role, name, sizeof name, &err), 0);
     assert_string_equal(name, "Liisa Virtanen");
-    assert_int_equal(kn_store_token_name(s, other, name, sizeof name, &err), 0);
+    assert_string_equal(role, "annotator");
+    assert_int_equal(kn_store_check_token_named(s, other, role, name, sizeof name, &err), 0);
     assert_string_equal(name, "ops");
-    assert_int_equal(kn_store_token_name(s, "0000000000000000000000000000000000000000000000000000000000000000", name,
-                                         sizeof name, &err),
+    strcpy(name, "unchanged");
+    assert_int_equal(kn_store_check_token_named(s, "0000000000000000000000000000000000000000000000000000000000000000",
+                                                role, name, sizeof name, &err),
                      1);
+    assert_string_equal(name, "unchanged"); /* nothing is copied for an unknown token */
     assert_int_equal(kn_store_revoke_token(s, "ops", &err), 0);
-    assert_int_equal(kn_store_token_name(s, other, name, sizeof name, &err), 1);
+    assert_int_equal(kn_store_check_token_named(s, other, role, name, sizeof name, &err), 1);
     kn_store_close(s);
 }
 

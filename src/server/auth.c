@@ -26,8 +26,7 @@ int kn_auth_check(kn_request *r, int roles)
     kn_server *srv = r->srv;
     kn_error err = {{0}};
     pthread_mutex_lock(&srv->store_lock);
-    int rc = kn_store_check_token(srv->store, token, r->role, &err);
-    if (rc == 0) rc = kn_store_token_name(srv->store, token, r->token_name, sizeof r->token_name, &err);
+    int rc = kn_store_check_token_named(srv->store, token, r->role, r->token_name, sizeof r->token_name, &err);
     pthread_mutex_unlock(&srv->store_lock);
     if (rc < 0) {
         kn_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "checking the token: %s", err.msg);

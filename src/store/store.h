@@ -108,6 +108,9 @@ int kn_store_create_token(kn_store *s, const char *role, const char *name, char 
 /* The role of a valid, unrevoked token (copied into role, 16 bytes); 1 when the token is
  * unknown or revoked. Compares hashes in constant time. */
 int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error *err);
+/* The same, also copying the token's name (the annotator of what it creates) into name. */
+int kn_store_check_token_named(kn_store *s, const char *token, char role[16], char *name, size_t name_cap,
+                               kn_error *err);
 int kn_store_revoke_token(kn_store *s, const char *name, kn_error *err); /* 1: none */
 
 /* ---- workspace CLI (issue 6): token listing (token_list.c) and reply languages

@@ -132,6 +132,12 @@ int kn_store_create_token(kn_store *s, const char *role, const char *name, char 
 
 int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error *err)
 {
+    return kn_store_check_token_named(s, token, role, NULL, 0, err);
+}
+
+int kn_store_check_token_named(kn_store *s, const char *token, char role[16], char *name, size_t name_cap,
+                               kn_error *err)
+{
     if (!token) return 1;
     /* The shape of a token is no secret: anything but 64 hex digits is unknown. */
     size_t len = strnlen(token, 2 * TOKEN_BYTES + 1);
@@ -142,7 +148,8 @@ int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error
     if (sha256_hex(token, len, hash, err) != 0) return -1;
 
     sqlite3_stmt *st;
-    if (kn_store_prepare(s, &st, "SELECT hash, role FROM tokens WHERE revoked_at IS NULL", "checking a token", err) != 0)
+    if (kn_store_prepare(s, &st, "SELECT hash, role, name FROM tokens WHERE revoked_at IS NULL", "checking a token",
+                         err) != 0)
         return -1;
     int found = 0, step;
     char found_role[16] = "";
@@ -154,6 +161,8 @@ int kn_store_check_token(kn_store *s, const char *token, char role[16], kn_error
         if (same && !found) {
             found = 1;
             snprintf(found_role, sizeof found_role, "%s", (const char *)r);
+            const unsigned char *nm = sqlite3_column_text(st, 2);
+            if (name && name_cap) snprintf(name, name_cap, "%s", nm ? (const char *)nm : "");
         }
     }
     int rc = 0;

@@ -121,11 +121,5 @@ typedef struct kn_import_row_error {
 int kn_store_import_csv_buffer(kn_store *s, const char *data, size_t len, kn_import_stats *stats,
                                kn_import_row_error *errors, size_t max_errors, size_t *n_errors, kn_error *err);
 
-/* ---- token_identity.c ----------------------------------------------------------------- */
-
-/* The name of an unrevoked token (copied into name, at most cap - 1 bytes); 1 when the token
- * is unknown or revoked. Only for a token kn_store_check_token accepted (the lookup is by the
- * token's hash, not constant time). */
-int kn_store_token_name(kn_store *s, const char *token, char *name, size_t cap, kn_error *err);
 
 #endif
