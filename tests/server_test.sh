@@ -76,6 +76,8 @@ api PUT /api/topics/nosuch/replies/en "$ADMIN" '{"text":"x"}'
 check "a reply for an unknown topic: 404" err_is 404 not_found
 api PUT /api/topics/lost_card/replies/e%20n "$ADMIN" '{"text":"x"}'
 check "a reply in a malformed language: 422" err_is 422 invalid
+api PUT /api/topics/lost_card/replies/PT-br "$ADMIN" '{"text":"Bloqueie o cartão na app."}'
+jqc "a reply's language is kept in canonical case (the form routing looks up)" '.language == "pt-BR"'
 api PUT /api/topics/lost_card "$ADMIN" '{"threshold":1.5}'
 check "threshold outside [0, 1]: 422" err_is 422 invalid
 jqc "the 422 names the field" '.error.message | test("threshold")'
@@ -89,7 +91,7 @@ check "annotator lists topics" is 200
 jqc "topics listed by name" '[.topics[].name] == ["app_login","fraud","lost_card","scratch"]'
 api GET /api/topics/lost_card "$ADMIN"
 jqc "GET one topic" '.name == "lost_card" and .threshold == 0.4'
-jqc "a topic shows its reply languages" '.reply_languages == ["en","fi"]'
+jqc "a topic shows its reply languages" '.reply_languages == ["en","fi","pt-BR"]'
 api GET /api/topics/nosuch "$ADMIN"
 check "unknown topic: 404" err_is 404 not_found
 api DELETE /api/topics/scratch "$ANNOTATOR"
@@ -136,6 +138,8 @@ check "a batch with an invalid message: 422" err_is 422 invalid
 jqc "the 422 names the message" '.error.message | test("messages\\[1\\]")'
 api POST /api/messages "$SERVICE" '{"text":"x","language":"not a tag!"}'
 check "a malformed language: 422" err_is 422 invalid
+api POST /api/messages "$SERVICE" '{"text":"x","language":"de-DE-x-phonebook"}'
+check "a tag the router could not use (over 15 characters): 422, not a failing route later" err_is 422 invalid
 api POST /api/messages "$SERVICE" '[1,2]'
 check "not an object: 422" err_is 422 invalid
 

@@ -248,6 +248,15 @@ static void test_message_round_trip(void **state)
     assert_int_equal(kn_store_add_messages(s, in, 2, ids, &added, &err), 0);
     int64_t after = (int64_t)time(NULL);
     assert_int_equal(added, 2);
+    /* A language is stored in canonical case; a malformed one is refused and nothing stored. */
+    kn_message cased = {.text = "Olá", .language = "pt-br"}, bad = {.text = "x", .language = "fi--FI"};
+    int64_t cased_id = -1, bad_id = -1;
+    assert_int_equal(kn_store_add_messages(s, &cased, 1, &cased_id, NULL, &err), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM messages WHERE language = 'pt-BR'", NULL), 1);
+    assert_int_equal(kn_store_add_messages(s, &bad, 1, &bad_id, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "empty subtag"));
+    assert_int_equal(count_messages(path), 3);
+    raw_exec(path, "DELETE FROM messages WHERE language = 'pt-BR'");
     assert_true(ids[0] > 0 && ids[1] > 0 && ids[0] != ids[1]);
 
     kn_message m;
@@ -804,6 +813,19 @@ static void test_replies(void **state)
     assert_int_equal(kn_store_put_reply(s, "delivery", "fi", "", &err), -1);
     assert_int_equal(kn_store_put_reply(s, "delivery", "fi", "bad \xe2\x82", &err), -1);
     assert_non_null(strstr(err.msg, "UTF-8"));
+
+    /* Languages are stored in canonical case, the form the router looks them up in, and a
+     * malformed tag is refused, naming the problem. */
+    assert_int_equal(kn_store_put_reply(s, "delivery", "PT-br", "Está a caminho.", &err), 0);
+    assert_int_equal(kn_store_get_reply(s, "delivery", "pt-BR", &text, &err), 0);
+    assert_string_equal(text, "Está a caminho.");
+    free(text);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM replies WHERE language = 'PT-br'", NULL), 0);
+    assert_int_equal(kn_store_put_reply(s, "delivery", "en US", "x", &err), -1);
+    assert_non_null(strstr(err.msg, "invalid character at 2"));
+    assert_int_equal(kn_store_put_reply(s, "delivery", "de-DE-x-phonebook", "x", &err), -1);
+    assert_non_null(strstr(err.msg, "longer than 15"));
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM replies", NULL), 3);
 
     /* Deleting the topic deletes its replies. */
     assert_int_equal(kn_store_delete_topic(s, "delivery", &err), 0);

@@ -12,6 +12,7 @@
  * A tag must fit reply_language (at most 15 characters) and hold only letters, digits and
  * separators; anything else is invalid input. */
 #include "route/route.h"
+#include "text/language_tag.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -33,6 +34,7 @@
 /* The longest tag that fits reply_language, and the most tags tried: every shorter form of
  * the message tag and of the fallback (a tag of TAG_MAX characters has at most 8 subtags). */
 enum { TAG_MAX = (int)sizeof(((kn_route_decision *)0)->reply_language) - 1, MAX_CANDIDATES = 2 * ((TAG_MAX + 1) / 2) };
+_Static_assert(TAG_MAX == KN_LANGUAGE_TAG_MAX, "reply_language holds any stored tag");
 
 /* snprintf into a reason: a long topic name is cut at the end of the buffer, by design. */
 __attribute__((format(printf, 3, 4))) static void textf(char *buf, size_t cap, const char *fmt, ...)
@@ -68,40 +70,13 @@ static void reset(kn_route_decision *out)
     out->reply_text = NULL;
 }
 
-/* Writes tag in BCP 47 case into out[TAG_MAX + 1]; -1 when the tag is not well formed. */
+/* Writes tag in BCP 47 case into out[TAG_MAX + 1] (text/language_tag.h, the rule the store
+ * applies too); -1 when the tag is not well formed. */
 static int canonical_tag(const char *tag, char *out, const char *what, kn_error *err)
 {
-    size_t len = strlen(tag);
-    if (len > (size_t)TAG_MAX)
-        return kn_fail(err, "route: %s language tag '%.40s%s' is longer than %d characters", what, tag,
-                       len > 40 ? "..." : "", TAG_MAX);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)tag[i];
-        if (!(c < 128 && (isalnum(c) || c == '-' || c == '_')))
-            return kn_fail(err, "route: %s language tag '%s' has an invalid character at %zu", what, tag, i);
-        int sep = c == '-' || c == '_';
-        if (sep && (i == 0 || i + 1 == len || tag[i + 1] == '-' || tag[i + 1] == '_'))
-            return kn_fail(err, "route: %s language tag '%s' has an empty subtag", what, tag);
-    }
-    int first = 1, private_use = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = 0;
-        while (i + n < len && tag[i + n] != '-' && tag[i + n] != '_') n++;
-        int alpha = 1;
-        for (size_t k = 0; k < n; k++) alpha &= isalpha((unsigned char)tag[i + k]) != 0;
-        for (size_t k = 0; k < n; k++) {
-            int c = tolower((unsigned char)tag[i + k]);
-            if (!first && !private_use && alpha && (n == 2 || (n == 4 && k == 0))) c = toupper(c);
-            out[i + k] = (char)c;
-        }
-        if (!first && n == 1) private_use = 1; /* after a singleton ("x-..."), all lower case */
-        first = 0;
-        i += n;
-        if (i < len) out[i++] = '-';
-    }
-    out[len] = '\0';
-    return 0;
+    char why[64];
+    if (kn_language_tag_canonical(tag, out, why, sizeof why) == 0) return 0;
+    return kn_fail(err, "route: %s language tag '%.40s%s' %s", what, tag, strlen(tag) > 40 ? "..." : "", why);
 }
 
 /* Appends tag and its shorter forms to cand (skipping tags already there). */

@@ -8,12 +8,12 @@
 
 #include "route/route.h"
 #include "server/server_internal.h"
+#include "text/language_tag.h"
 #include "text/texts.h"
 
 #define ALL_ROLES (KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR | KN_ROLE_SERVICE)
 #define MAX_SEGMENTS 8
 #define MAX_SHORT 1024 /* external_id, channel, names: what the store accepts */
-#define MAX_TAG 35     /* a language tag */
 
 static void lock_store(kn_server *s) { pthread_mutex_lock(&s->store_lock); }
 static void unlock_store(kn_server *s) { pthread_mutex_unlock(&s->store_lock); }
@@ -25,17 +25,15 @@ void kn_api_internal_error(kn_request *r, const kn_error *err)
 
 /* ---- validation helpers ---------------------------------------------------------------- */
 
-/* A language tag such as "fi" or "pt-BR": letters, digits, '-' and '_', at most MAX_TAG. */
-static int valid_tag(const char *s)
+/* 0 when s is a language tag (text/language_tag.h: the rule the store and the router use),
+ * its canonical form in out; else 422 naming it. */
+static int language_tag(kn_request *r, const char *where, const char *s, char out[KN_LANGUAGE_TAG_MAX + 1])
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > MAX_TAG) return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
+    char why[64];
+    if (kn_language_tag_canonical(s, out, why, sizeof why) == 0) return 0;
+    kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                     "%slanguage \"%.40s\" %s: not a language tag such as \"fi\" or \"pt-BR\"", where, s, why);
+    return -1;
 }
 
 /* Fails (422) when obj has a key outside allowed (NULL-terminated). */
@@ -208,13 +206,10 @@ static int read_message(kn_request *r, json_t *obj, const char *where, kn_messag
     if (kn_api_only_keys(r, obj, where, keys) != 0 || req_text(r, obj, where, &text) != 0 ||
         opt_string(r, obj, where, "external_id", MAX_SHORT, &ext) != 0 ||
         opt_string(r, obj, where, "channel", MAX_SHORT, &channel) != 0 ||
-        opt_string(r, obj, where, "language", MAX_TAG, &language) != 0)
+        opt_string(r, obj, where, "language", MAX_SHORT, &language) != 0)
         return -1;
-    if (language && !valid_tag(language)) {
-        kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
-                         "%slanguage \"%s\" is not a language tag such as \"fi\" or \"pt-BR\"", where, language);
-        return -1;
-    }
+    char tag[KN_LANGUAGE_TAG_MAX + 1];
+    if (language && language_tag(r, where, language, tag) != 0) return -1; /* the store keeps the canonical form */
     json_t *at = json_object_get(obj, "received_at");
     if (at && !json_is_null(at) && (!json_is_integer(at) || json_integer_value(at) < 0)) {
         kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
@@ -557,20 +552,17 @@ static void reply_put(kn_request *r, char **args)
     json_t *body = kn_request_json(r);
     const char *text;
     if (!body || kn_api_only_keys(r, body, "", keys) != 0 || req_text(r, body, "", &text) != 0) goto done;
-    if (!valid_tag(args[1])) {
-        kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
-                         "\"%.40s\" is not a language tag such as \"fi\" or \"pt-BR\"", args[1]);
-        goto done;
-    }
+    char lang[KN_LANGUAGE_TAG_MAX + 1];
+    if (language_tag(r, "", args[1], lang) != 0) goto done;
     kn_topic t;
     if (load_topic(r, args[0], &t, 1) != 0) goto done;
     kn_topic_free(&t);
     kn_error err = {{0}};
     lock_store(r->srv);
-    int rc = kn_store_put_reply(r->srv->store, args[0], args[1], text, &err);
+    int rc = kn_store_put_reply(r->srv->store, args[0], lang, text, &err);
     unlock_store(r->srv);
     if (rc != 0) kn_api_internal_error(r, &err);
-    else kn_respond_json(r, MHD_HTTP_OK, json_pack("{s:s,s:s,s:s}", "topic", args[0], "language", args[1], "text", text));
+    else kn_respond_json(r, MHD_HTTP_OK, json_pack("{s:s,s:s,s:s}", "topic", args[0], "language", lang, "text", text));
 done:
     json_decref(body);
 }

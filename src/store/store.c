@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "text/language_tag.h"
 #include "text/texts.h"
 #include "text/utf8.h"
 
@@ -138,6 +139,11 @@ int kn_store_check_message(const kn_message *m, size_t text_len, char *why, size
     if (check_short("external_id", m->external_id, why, cap) != 0 || check_short("channel", m->channel, why, cap) != 0 ||
         check_short("language", m->language, why, cap) != 0)
         return -1;
+    char tag[KN_LANGUAGE_TAG_MAX + 1], tag_why[64];
+    if (m->language && *m->language && kn_language_tag_canonical(m->language, tag, tag_why, sizeof tag_why) != 0) {
+        snprintf(why, cap, "the language \"%.40s\" %s (a tag such as \"fi\" or \"pt-BR\")", m->language, tag_why);
+        return -1;
+    }
     if (m->received_at < 0) {
         snprintf(why, cap, "received_at %lld is before 1970", (long long)m->received_at);
         return -1;
@@ -303,7 +309,10 @@ int kn_store_add_messages(kn_store *s, const kn_message *msgs, size_t n, int64_t
         if (rc == 0 && id < 0) {
             kn_store_bind_text(insert, 1, ext);
             kn_store_bind_text(insert, 2, m->channel);
-            kn_store_bind_text(insert, 3, m->language);
+            /* checked above: stored in canonical case, the form the router looks up */
+            char tag[KN_LANGUAGE_TAG_MAX + 1], tag_why[64];
+            int has_tag = m->language && *m->language && kn_language_tag_canonical(m->language, tag, tag_why, sizeof tag_why) == 0;
+            kn_store_bind_text(insert, 3, has_tag ? tag : m->language);
             sqlite3_bind_text(insert, 4, m->text, -1, SQLITE_STATIC);
             sqlite3_bind_int64(insert, 5, m->received_at ? m->received_at : now);
             sqlite3_bind_text(insert, 6, m->status ? m->status : "new", -1, SQLITE_STATIC);
@@ -553,6 +562,11 @@ int kn_store_put_reply(kn_store *s, const char *topic, const char *language, con
     if (!language || !*language) return kn_fail(err, "topic \"%s\": a reply needs a language", topic);
     char why[160];
     if (check_short("language", language, why, sizeof why) != 0) return kn_fail(err, "topic \"%s\": %s", topic, why);
+    char tag[KN_LANGUAGE_TAG_MAX + 1];
+    if (kn_language_tag_canonical(language, tag, why, sizeof why) != 0)
+        return kn_fail(err, "topic \"%s\": the reply language \"%.40s\" %s (a tag such as \"fi\" or \"pt-BR\")", topic,
+                       language, why);
+    language = tag; /* stored in canonical case, the form the router looks up */
     kn_message m = {.text = (char *)text};
     if (kn_store_check_message(&m, text ? strlen(text) : 0, why, sizeof why) != 0)
         return kn_fail(err, "topic \"%s\", reply in \"%s\": %s", topic, language, why);
