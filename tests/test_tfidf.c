@@ -324,7 +324,7 @@ static void test_probabilities_match_sklearn(void **state)
         assert_true(opt.C > 0);
         kn_logreg m;
         double t0 = test_now();
-        if (kn_logreg_fit_sparse(&m, &X, fx.label, fx.n_classes, &opt, NULL, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
+        if (kn_logreg_fit_sparse(&m, &X, fx.label, fx.n_classes, &opt, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
         double seconds = test_now() - t0;
         assert_true(m.temperature == 1.0f);
         const size_t K = (size_t)fx.n_classes;

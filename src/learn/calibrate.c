@@ -46,10 +46,9 @@ static int assign_folds(const int32_t *y, size_t n, int K, int folds, uint64_t s
 }
 
 /* Fits on the rows outside fold `k` and writes the logits of the rows inside it into Z. */
-static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fold, int k, const kn_logreg *m,
+static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fold, int k, int K, int d,
                        const kn_logreg_options *opt, float *Xtr, int32_t *ytr, double *Z, kn_error *err)
 {
-    const int d = m->dim, K = m->n_classes;
     size_t ntr = 0;
     for (size_t i = 0; i < n; i++) {
         if (fold[i] == k) continue;
@@ -77,11 +76,10 @@ static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fo
  * training rows, so from the full fit the fold's gradient is already below the stopping
  * tolerance and the "held-out" logits would be the full fit's (one Banking77 draw got
  * T = 0.05 that way). */
-static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold, int k, const kn_logreg *m,
+static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold, int k, int K,
                               const kn_logreg_options *opt, double *Z, kn_error *err)
 {
     const size_t n = X->n_rows;
-    const int K = m->n_classes;
     kn_csr tr = {.n_cols = X->n_cols};
     int32_t *ytr = malloc(n * sizeof *ytr);
     tr.indptr = malloc((n + 1) * sizeof *tr.indptr);
@@ -104,7 +102,7 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
         tr.indptr[tr.n_rows] = used;
     }
     kn_logreg part;
-    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, NULL, err);
+    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, err);
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
             if (fold[i] == k) kn_logreg_logits_sparse(&part, X, i, Z + i * K);
@@ -114,16 +112,15 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
     return rc;
 }
 
-/* The shared driver: dense rows X (n x m->dim) or sparse rows S. */
-static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n,
-                     const kn_logreg_options *opt, int folds, int fits, uint64_t seed, double *nll_before,
-                     double *nll_after, kn_error *err)
+/* The shared driver for a head of K classes over d features: dense rows X (n x d) or
+ * sparse rows S; the fitted temperature goes to *temperature. Only the first `fits` folds
+ * (0: all) are fitted and their held-out rows used. */
+static int calibrate(int K, int d, const float *X, const kn_csr *S, const int32_t *y, size_t n,
+                     const kn_logreg_options *opt, int folds, int fits, uint64_t seed, float *temperature,
+                     double *nll_before, double *nll_after, kn_error *err)
 {
-    if (!m || !m->W || !m->b || m->n_classes < 2 || m->dim <= 0)
-        return kn_fail(err, "calibration: the model is not fitted");
     if ((!X && !S) || !y || n < 2) return kn_fail(err, "calibration: needs at least 2 training examples, got %zu", n);
     if (folds < 2) return kn_fail(err, "calibration: needs at least 2 folds, got %d", folds);
-    const int K = m->n_classes, d = m->dim;
     for (size_t i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= K)
             return kn_fail(err, "calibration: label %d of example %zu is outside [0, %d)", (int)y[i], i, K);
@@ -153,8 +150,8 @@ static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_
         for (size_t i = 0; i < n; i++) in_fold += fold[i] == k;
         if (in_fold == 0) continue; /* more folds than rows to hold out */
         kn_error fe;
-        int frc = S ? fold_logits_sparse(S, y, fold, k, m, opt, Z, &fe)
-                    : fold_logits(X, y, n, fold, k, m, opt, Xtr, ytr, Z, &fe);
+        int frc = S ? fold_logits_sparse(S, y, fold, k, K, opt, Z, &fe)
+                    : fold_logits(X, y, n, fold, k, K, d, opt, Xtr, ytr, Z, &fe);
         if (frc != 0) {
             rc = kn_fail(err, "calibration fold %d of %d: %s", k + 1, folds, fe.msg);
             goto done;
@@ -165,7 +162,7 @@ static int calibrate(kn_logreg *m, const float *X, const kn_csr *S, const int32_
     float t = (float)kn_fit_temperature(Z, y, use, n, K);
     double after = kn_temperature_nll(Z, y, use, n, K, t);
     if (!(after <= before)) t = 1.0f, after = before; /* T = 1 is inside the search range */
-    m->temperature = t;
+    *temperature = t;
     if (nll_before) *nll_before = before;
     if (nll_after) *nll_after = after;
 done:
@@ -180,15 +177,10 @@ done:
 int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
                         int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err)
 {
-    return calibrate(m, X, NULL, y, n, opt, folds, 0, seed, nll_before, nll_after, err);
-}
-
-int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
-                               int folds, int fits, uint64_t seed, double *nll_before, double *nll_after,
-                               kn_error *err)
-{
-    if (!X) return kn_fail(err, "calibration: needs the training rows");
-    return calibrate(m, NULL, X, y, X->n_rows, opt, folds, fits, seed, nll_before, nll_after, err);
+    if (!m || !m->W || !m->b || m->n_classes < 2 || m->dim <= 0)
+        return kn_fail(err, "calibration: the model is not fitted");
+    return calibrate(m->n_classes, m->dim, X, NULL, y, n, opt, folds, 0, seed, &m->temperature, nll_before, nll_after,
+                     err);
 }
 
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,
@@ -196,10 +188,8 @@ int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int 
                                          double *nll_before, double *nll_after, kn_error *err)
 {
     if (!X) return kn_fail(err, "calibration: needs the training rows");
-    /* The fold fits start from zero and only need the head's shape, not its weights. */
-    float w = 0, bias = 0;
-    kn_logreg shape = {.n_classes = n_classes, .dim = X->n_cols, .W = &w, .b = &bias, .temperature = 1.0f};
-    int rc = calibrate(&shape, NULL, X, y, X->n_rows, opt, folds, 1, seed, nll_before, nll_after, err);
-    *temperature = shape.temperature;
-    return rc;
+    if (n_classes < 2 || X->n_cols <= 0) return kn_fail(err, "calibration: needs 2 classes and some features");
+    /* The fold fit starts from zero and only needs the head's shape, not its weights. */
+    return calibrate(n_classes, X->n_cols, NULL, X, y, X->n_rows, opt, folds, 1, seed, temperature, nll_before,
+                     nll_after, err);
 }

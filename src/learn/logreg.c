@@ -445,10 +445,9 @@ static int transpose(const kn_csr *S, size_t lo, size_t hi, int dim, kn_csr *out
     return 0;
 }
 
-/* Dense rows X (n x dim floats) or sparse rows S; init: a model of the same shape to start
- * from, or NULL for zeros. */
+/* Dense rows X (n x dim floats) or sparse rows S; the fit starts from zeros. */
 static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n, int dim, int n_classes,
-               const kn_logreg_options *opt, const kn_logreg *init, kn_error *err)
+               const kn_logreg_options *opt, kn_error *err)
 {
     memset(m, 0, sizeof *m);
     kn_logreg_options defaults;
@@ -492,11 +491,6 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
     }
     if (Xd)
         for (size_t k = 0; k < n * (size_t)dim; k++) Xd[k] = X[k];
-    if (init && init->n_classes == n_classes && init->dim == dim) {
-        for (int j = 0; j < n_classes; j++)
-            for (int k = 0; k < dim; k++) theta[S ? (size_t)k * n_classes + j : (size_t)j * dim + k] = init->W[(size_t)j * dim + k];
-        for (int j = 0; j < n_classes; j++) theta[nw + j] = init->b[j];
-    }
     /* class_weight='balanced': n / (n_classes * count(class)). */
     for (size_t i = 0; i < n; i++)
         cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0);
@@ -533,17 +527,17 @@ done:
 int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
                   const kn_logreg_options *opt, kn_error *err)
 {
-    return fit(m, X, NULL, y, n, dim, n_classes, opt, NULL, err);
+    return fit(m, X, NULL, y, n, dim, n_classes, opt, err);
 }
 
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
-                         const kn_logreg_options *opt, const kn_logreg *init, kn_error *err)
+                         const kn_logreg_options *opt, kn_error *err)
 {
     if (!X) {
         memset(m, 0, sizeof *m);
         return kn_fail(err, "logistic regression: X and y are required");
     }
-    return fit(m, NULL, X, y, X->n_rows, X->n_cols, n_classes, opt, init, err);
+    return fit(m, NULL, X, y, X->n_rows, X->n_cols, n_classes, opt, err);
 }
 
 void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z)

@@ -49,17 +49,10 @@ void kn_logreg_predict_proba(const kn_logreg *m, const float *X, size_t n, float
 int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
                         int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err);
 
-/* The same three on sparse rows (TF-IDF features; X->n_cols is the dimension). init: NULL to
- * start from zeros, or a fitted model of the same shape to start from (a warm start). The
- * sparse calibration fits only the first
- * `fits` folds (0: all) and fits T on their held-out rows: one fold of three holds out a
- * third of the rows for a third of the time. */
+/* The same on sparse rows (TF-IDF features; X->n_cols is the dimension), from zeros. */
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
-                         const kn_logreg_options *opt, const kn_logreg *init, kn_error *err);
+                         const kn_logreg_options *opt, kn_error *err);
 void kn_logreg_predict_proba_sparse(const kn_logreg *m, const kn_csr *X, float *proba);
-int kn_logreg_calibrate_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, const kn_logreg_options *opt,
-                               int folds, int fits, uint64_t seed, double *nll_before, double *nll_after,
-                               kn_error *err);
 /* The temperature from one held-out fold of `folds` (a fit from zero on the other rows),
  * without the full fit: so that both can run at the same time. */
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,

@@ -60,7 +60,7 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
 #pragma omp parallel sections num_threads(2)
         {
 #pragma omp section
-            fit_rc = kn_logreg_fit_sparse(&b->head, S, labels, b->n_classes, &h, NULL, &fit_err);
+            fit_rc = kn_logreg_fit_sparse(&b->head, S, labels, b->n_classes, &h, &fit_err);
 #pragma omp section
             if (folds >= 2)
                 cal_rc = kn_logreg_holdout_temperature_sparse(S, labels, b->n_classes, &held, folds, o->seed, &T,
