@@ -178,12 +178,14 @@ static void test_blobs_stay_apart(void **state)
 }
 
 static int progress_calls;
-static size_t progress_last;
+static size_t progress_last, progress_total;
 static void record_progress(void *ctx, size_t done, size_t total)
 {
     (void)ctx;
     if (done < progress_last || done > total) fail_msg("progress went from %zu to %zu of %zu", progress_last, done, total);
+    if (progress_total && total != progress_total) fail_msg("progress total changed from %zu to %zu", progress_total, total);
     progress_last = done;
+    progress_total = total;
     progress_calls++;
 }
 
@@ -199,10 +201,11 @@ static void test_deterministic(void **state)
     int threads = omp_get_max_threads();
     omp_set_num_threads(2);
     progress_calls = 0;
-    progress_last = 0;
+    progress_last = progress_total = 0;
     assert_int_equal(kn_umap(x, N, DIM, &o, a, record_progress, NULL, &err), 0);
     assert_true(progress_calls >= 40);
-    assert_int_equal(progress_last, 1000);
+    assert_true(progress_total > 0);
+    assert_int_equal(progress_last, progress_total); /* ends full */
     assert_int_equal(kn_umap(x, N, DIM, &o, b, NULL, NULL, &err), 0);
     assert_memory_equal(a, b, 2 * N * sizeof *a);
     /* The same on one thread: each point's moves depend only on the epoch's start. */

@@ -83,23 +83,6 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
     return 0;
 }
 
-/* A caller's progress callback fed a sub-range [lo, hi] of the whole: fine-tuning and
- * embedding become one bar that only moves forward. */
-typedef struct {
-    kn_progress_fn fn;
-    void *ctx;
-    double lo, hi;
-} sub_progress;
-
-enum { PROGRESS_SCALE = 1000000 };
-
-static void sub_progress_update(void *c, size_t done, size_t total)
-{
-    const sub_progress *s = c;
-    double f = total ? (double)done / (double)total : 1.0;
-    s->fn(s->ctx, (size_t)((s->lo + (s->hi - s->lo) * f) * PROGRESS_SCALE), PROGRESS_SCALE);
-}
-
 static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const char *const *texts,
                                 const size_t *lens, const int32_t *labels, size_t n, json_t *meta, kn_error *err)
 {
@@ -127,9 +110,9 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
         kn_progress tune;
         kn_progress_init(&tune, "fine-tuning");
         double loss = 0;
-        sub_progress tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
+        kn_progress_span tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
         int rc = kn_setfit_tune_use_lite(o->encoder_dir, texts, lens, labels, n, &sf, tuned,
-                                         o->progress ? sub_progress_update
+                                         o->progress ? kn_progress_span_update
                                          : o->show_progress ? kn_progress_update
                                                             : NULL,
                                          o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
@@ -144,9 +127,9 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
     if (!emb) return kn_fail(err, "out of memory for %zu embeddings", n);
     kn_progress progress;
     kn_progress_init(&progress, "embedding");
-    sub_progress embed_part = {o->progress, o->progress_ctx, o->method == KN_METHOD_SETFIT ? 0.8 : 0.0, 1.0};
+    kn_progress_span embed_part = {o->progress, o->progress_ctx, o->method == KN_METHOD_SETFIT ? 0.8 : 0.0, 1.0};
     int rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb,
-                              o->progress ? sub_progress_update
+                              o->progress ? kn_progress_span_update
                               : o->show_progress ? kn_progress_update
                                                  : NULL,
                               o->progress ? (void *)&embed_part : (void *)&progress, err);

@@ -38,8 +38,6 @@
 #define EPOCH_CHUNK 256 /* points a thread takes at a time */
 #define BARRIER_SPINS 200
 /* Progress in thousandths: neighbours first, the epochs after. */
-#define PROGRESS_TOTAL 1000
-#define PROGRESS_KNN 300
 
 void kn_umap_default_options(kn_umap_options *o)
 {
@@ -47,17 +45,6 @@ void kn_umap_default_options(kn_umap_options *o)
     o->min_dist = 0.1f;
     o->n_epochs = 0;
     o->seed = 42;
-}
-
-typedef struct {
-    kn_progress_fn fn;
-    void *ctx;
-} stage_progress;
-
-static void knn_progress(void *ctx, size_t done, size_t total)
-{
-    stage_progress *p = ctx;
-    if (p->fn && total) p->fn(p->ctx, (size_t)((double)PROGRESS_KNN * done / total), PROGRESS_TOTAL);
 }
 
 static float clip(float g)
@@ -190,7 +177,7 @@ static void move_point(layout *L, size_t i, int epoch, float alpha, const float 
     next[2 * i + 1] = py;
 }
 
-static int optimise(layout *L, float *pos, kn_progress_fn progress, void *progress_ctx, kn_error *err)
+static int optimise(layout *L, float *pos, kn_progress_span *epochs_span, kn_error *err)
 {
     const kn_umap_graph *g = L->g;
     size_t n = g->n, m = g->rowptr[n];
@@ -239,9 +226,7 @@ static int optimise(layout *L, float *pos, kn_progress_fn progress, void *progre
                 for (size_t i = c * EPOCH_CHUNK; i < end; i++) move_point(L, i, epoch, alpha, cur, next);
             }
             barrier_wait(&barrier);
-            if (progress && omp_get_thread_num() == 0)
-                progress(progress_ctx, PROGRESS_KNN + (size_t)((double)(PROGRESS_TOTAL - PROGRESS_KNN) * (epoch + 1) / L->n_epochs),
-                         PROGRESS_TOTAL);
+            if (omp_get_thread_num() == 0) kn_progress_span_update(epochs_span, (size_t)epoch + 1, (size_t)L->n_epochs);
         }
     }
     if (L->n_epochs % 2) memcpy(pos, spare, 2 * n * sizeof *pos);
@@ -300,9 +285,10 @@ int kn_umap(const float *x, size_t n, int dim, const kn_umap_options *o, float *
         free(dist);
         return kn_fail(err, "umap: out of memory for the neighbours of %zu rows", n);
     }
-    stage_progress sp = {progress, progress_ctx};
+    /* The neighbour search is the first 30 % of the bar, the epochs the rest. */
+    kn_progress_span sp = {progress, progress_ctx, 0.0, 0.3}, epochs_span = {progress, progress_ctx, 0.3, 1.0};
     kn_umap_graph g = {0};
-    int rc = kn_knn(x, n, dim, k, idx, dist, opt.seed, knn_progress, &sp, err);
+    int rc = kn_knn(x, n, dim, k, idx, dist, opt.seed, kn_progress_span_update, &sp, err);
     if (rc == 0) rc = kn_umap_fuzzy_graph(idx, dist, n, k, &g, err);
     free(idx);
     free(dist);
@@ -311,7 +297,7 @@ int kn_umap(const float *x, size_t n, int dim, const kn_umap_options *o, float *
         layout L = {.g = &g, .n_epochs = opt.n_epochs, .seed = opt.seed};
         if (L.n_epochs == 0) L.n_epochs = n <= SMALL_N ? EPOCHS_SMALL : EPOCHS_LARGE;
         kn_umap_fit_ab(opt.min_dist, 1.0f, &L.a, &L.b);
-        rc = optimise(&L, out, progress, progress_ctx, err);
+        rc = optimise(&L, out, &epochs_span, err);
         free(L.epochs_per_sample);
         free(L.next_sample);
         free(L.next_negative);

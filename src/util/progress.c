@@ -40,3 +40,12 @@ void kn_progress_finish(kn_progress *p)
 {
     if (p->enabled) fputc('\n', stderr);
 }
+
+void kn_progress_span_update(void *ctx, size_t done, size_t total)
+{
+    const kn_progress_span *s = ctx;
+    if (!s->fn) return;
+    enum { SCALE = 1000000 };
+    double f = total ? (double)done / (double)total : 1.0;
+    s->fn(s->ctx, (size_t)((s->lo + (s->hi - s->lo) * f) * SCALE), SCALE);
+}
