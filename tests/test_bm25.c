@@ -232,7 +232,7 @@ static void test_scores_match_reference(void **state)
             assert_int_equal(cols, topic ? (size_t)fx.n_topics : fx.n_docs);
             double *ref = test_read_exact(fx.dir, json_string_value(json_object_get(s, "file")), rows * cols * sizeof(double));
             kn_error err;
-            double t0 = test_now();
+            double t0 = kn_now();
             kn_bm25_index *ix = kn_bm25_index_build(fx.doc_text, fx.doc_len, fx.n_docs, topic ? fx.topic : NULL,
                                                     topic ? (size_t)fx.n_topics : 0, k1, b, &err);
             if (!ix) fail_msg("%s: %s", fx.dir, err.msg);
@@ -251,7 +251,7 @@ static void test_scores_match_reference(void **state)
             }
             printf("scores %-40s %-9s k1=%.1f b=%.2f %4zu x %5zu: max abs diff %.2e, max rel diff %.2e, %zu exact "
                    "zeros (%zu all-zero queries); %.2f s\n",
-                   fx.dir, mode, k1, b, rows, cols, st.max_abs, st.max_rel, st.zeros, zero_rows, test_now() - t0);
+                   fx.dir, mode, k1, b, rows, cols, st.max_abs, st.max_rel, st.zeros, zero_rows, kn_now() - t0);
             assert_int_equal(st.checked, rows * cols);
             free(got);
             free(ref);
@@ -288,10 +288,10 @@ static void test_classifier_matches_reference(void **state)
             double *ref = test_read_exact(fx.dir, json_string_value(json_object_get(s, "file")), rows * cols * sizeof(double));
             kn_bm25_classifier c;
             kn_error err;
-            double t0 = test_now();
+            double t0 = kn_now();
             if (kn_bm25_train(&c, fx.doc_text, fx.doc_len, fx.topic, fx.n_docs, K, &opt, &err) != 0)
                 fail_msg("%s: %s", fx.dir, err.msg);
-            double train_s = test_now() - t0;
+            double train_s = kn_now() - t0;
             assert_int_equal(c.n_classes, K);
             if (!(isfinite(c.temperature) && c.temperature >= KN_T_MIN && c.temperature <= KN_T_MAX))
                 fail_msg("%s %s: temperature %g outside [0.05, 20]", fx.dir, mode, c.temperature);

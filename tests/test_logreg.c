@@ -63,9 +63,9 @@ static void test_probabilities_match_sklearn(void **state)
             opt.balanced = json_is_true(json_object_get(fit, "balanced"));
             kn_logreg m;
             kn_error err;
-            double t0 = test_now();
+            double t0 = kn_now();
             if (kn_logreg_fit(&m, X, y, n, dim, K, &opt, &err) != 0) fail_msg("%s %s: %s", dir, tag, err.msg);
-            double seconds = test_now() - t0;
+            double seconds = kn_now() - t0;
             kn_logreg_predict_proba(&m, X, n, P);
             kn_logreg_predict_proba(&m, Xt, n_test, Pt);
             snprintf(name, sizeof name, "%s.proba.f32", tag);
@@ -143,9 +143,9 @@ static void test_setfit_sized_fit_is_deterministic(void **state)
         opt.C = pass ? 100.0 : 1.0;
         kn_logreg a, b;
         kn_error err;
-        double t0 = test_now();
+        double t0 = kn_now();
         assert_int_equal(kn_logreg_fit(&a, X, y, N, D, K, &opt, &err), 0);
-        double seconds = test_now() - t0;
+        double seconds = kn_now() - t0;
         assert_int_equal(kn_logreg_fit(&b, X, y, N, D, K, &opt, &err), 0);
         /* Speed is measured in bench/, not asserted here: a busy machine would fail it. */
         printf("fit %d x %d, %d classes, C=%g: %.3f s; second fit bit-identical: %s\n", N, D, K, opt.C, seconds,
@@ -230,10 +230,10 @@ static void test_calibration_softens_an_overconfident_head(void **state)
     assert_int_equal(kn_logreg_fit(&m, X, y, N, D, K, &opt, &err), 0);
     kn_logreg_predict_proba(&m, X, N, P1);
     double before, after;
-    double t0 = test_now();
+    double t0 = kn_now();
     if (kn_logreg_calibrate(&m, X, y, N, &opt, 5, 42, &before, &after, &err) != 0) fail_msg("%s", err.msg);
     printf("over-confident head (C=100, %d x %d, %d classes): T = %.3f, held-out NLL %.4f -> %.4f (%.2f s)\n", N, D,
-           K, m.temperature, before, after, test_now() - t0);
+           K, m.temperature, before, after, kn_now() - t0);
     assert_true(m.temperature > 1.5f);
     assert_true(after < before);
     /* Temperature keeps each row's ranking and the rows normalised. */

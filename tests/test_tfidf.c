@@ -224,9 +224,9 @@ static void test_features_match_sklearn(void **state)
         assert_int_equal(json_array_size(feats), fx.n_test);
         kn_csr X;
         kn_error err;
-        double t0 = test_now();
+        double t0 = kn_now();
         if (kn_tfidf_transform(t, fx.test_text, fx.test_len, fx.n_test, &X, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
-        double seconds = test_now() - t0;
+        double seconds = kn_now() - t0;
         assert_int_equal(X.n_rows, fx.n_test);
         assert_int_equal(X.n_cols, kn_tfidf_dim(t));
         assert_int_equal(X.indptr[0], 0);
@@ -323,9 +323,9 @@ static void test_probabilities_match_sklearn(void **state)
         opt.C = json_number_value(json_object_get(fx.meta, "C"));
         assert_true(opt.C > 0);
         kn_logreg m;
-        double t0 = test_now();
+        double t0 = kn_now();
         if (kn_logreg_fit_sparse(&m, &X, fx.label, fx.n_classes, &opt, &err) != 0) fail_msg("%s: %s", fx.dir, err.msg);
-        double seconds = test_now() - t0;
+        double seconds = kn_now() - t0;
         assert_true(m.temperature == 1.0f);
         const size_t K = (size_t)fx.n_classes;
         float *P = malloc(fx.n_test * K * sizeof *P);

@@ -168,11 +168,11 @@ static void test_blobs_stay_apart(void **state)
     float *x = make_blobs(BLOBS, PER, DIM, 3.0, 7, labels), xy[2 * BLOBS * PER];
     kn_error err;
     kn_umap_options o = opts(0);
-    double t0 = test_now();
+    double t0 = kn_now();
     assert_int_equal(kn_umap(x, BLOBS * PER, DIM, &o, xy, NULL, NULL, &err), 0);
     assert_layout_ok(xy, BLOBS * PER);
     double acc = knn_accuracy_2d(xy, labels, BLOBS * PER, 10, BLOBS);
-    printf("blobs: 10-NN label accuracy in 2-D %.4f (%.2f s)\n", acc, test_now() - t0);
+    printf("blobs: 10-NN label accuracy in 2-D %.4f (%.2f s)\n", acc, kn_now() - t0);
     assert_true(acc >= 0.95);
     free(x);
 }
@@ -291,9 +291,9 @@ static void test_knn_descent_recall(void **state)
     float *ed = malloc(N * K * sizeof *ed), *ad = malloc(N * K * sizeof *ad), *bd = malloc(N * K * sizeof *bd);
     kn_error err;
     assert_int_equal(kn_knn_exact(x, N, DIM, K, ei, ed, NULL, NULL, &err), 0);
-    double t0 = test_now();
+    double t0 = kn_now();
     assert_int_equal(kn_knn_descent(x, N, DIM, K, ai, ad, 42, NULL, NULL, &err), 0);
-    double secs = test_now() - t0;
+    double secs = kn_now() - t0;
     /* Deterministic, and the same on one thread. */
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);

@@ -16,6 +16,7 @@
 
 #include "text/texts.h"
 #include "util/fs.h"
+#include "util/progress.h" /* kn_now: the clock the tests time with */
 
 /* Repo root: $KANAVA_ROOT, else the parent of this file's directory. */
 static inline const char *test_root(void)
@@ -108,14 +109,6 @@ static inline const char *test_dataset_text(const char *source, size_t row, size
     if (!d || row >= d->texts.n) return NULL;
     *len = d->texts.len[row];
     return d->texts.text[row];
-}
-
-/* Monotonic seconds, for the timings the tests print (never assert). */
-static inline double test_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* dir/name parsed as JSON; fails the calling test when it cannot be read. */
