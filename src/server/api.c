@@ -13,10 +13,11 @@
 
 #define ALL_ROLES (KN_ROLE_ADMIN | KN_ROLE_ANNOTATOR | KN_ROLE_SERVICE)
 #define MAX_SEGMENTS 8
-#define MAX_SHORT 1024 /* external_id, channel, names: what the store accepts */
+#define MAX_SHORT KN_API_MAX_SHORT
 
-static void lock_store(kn_server *s) { pthread_mutex_lock(&s->store_lock); }
-static void unlock_store(kn_server *s) { pthread_mutex_unlock(&s->store_lock); }
+void kn_api_lock_store(kn_server *s) { pthread_mutex_lock(&s->store_lock); }
+void kn_api_unlock_store(kn_server *s) { pthread_mutex_unlock(&s->store_lock); }
+json_t *kn_json_str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 void kn_api_internal_error(kn_request *r, const kn_error *err)
 {
@@ -97,20 +98,19 @@ int64_t kn_api_parse_id(const char *s)
 
 /* ---- JSON views ------------------------------------------------------------------------ */
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static json_t *message_json(const kn_message *m)
 {
     return json_pack("{s:I,s:o,s:o,s:o,s:s,s:I,s:s}", "id", (json_int_t)m->id, "external_id",
-                     str_or_null(m->external_id), "channel", str_or_null(m->channel), "language",
-                     str_or_null(m->language), "text", m->text, "received_at", (json_int_t)m->received_at, "status",
+                     kn_json_str_or_null(m->external_id), "channel", kn_json_str_or_null(m->channel), "language",
+                     kn_json_str_or_null(m->language), "text", m->text, "received_at", (json_int_t)m->received_at, "status",
                      m->status ? m->status : "new");
 }
 
 static json_t *topic_json(const kn_topic *t)
 {
     return json_pack("{s:I,s:s,s:o,s:b,s:f}", "id", (json_int_t)t->id, "name", t->name, "description",
-                     str_or_null(t->description), "automatable", t->automatable, "threshold", t->threshold);
+                     kn_json_str_or_null(t->description), "automatable", t->automatable, "threshold", t->threshold);
 }
 
 /* {"topic", "probability", "top": [up to 3 of {"topic", "probability"}]} */
@@ -161,9 +161,9 @@ static int load_message(kn_request *r, const char *id_text, kn_message *m)
     int rc = 1;
     memset(m, 0, sizeof *m);
     if (id >= 0) {
-        lock_store(r->srv);
+        kn_api_lock_store(r->srv);
         rc = kn_store_get_message(r->srv->store, id, m, &err);
-        unlock_store(r->srv);
+        kn_api_unlock_store(r->srv);
     }
     if (rc == 0) return 0;
     if (rc < 0) kn_api_internal_error(r, &err);
@@ -257,9 +257,9 @@ static void messages_create(kn_request *r, char **args)
     }
     kn_error err = {{0}};
     size_t added = 0;
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_add_messages(r->srv->store, msgs, n, ids, &added, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc != 0) {
         kn_api_internal_error(r, &err);
         goto done;
@@ -294,9 +294,9 @@ static void message_classify(kn_request *r, char **args)
     json_t *out = proba ? prediction_json(r->model->bundle, proba) : NULL;
     if (out) {
         kn_error err = {{0}};
-        lock_store(r->srv);
+        kn_api_lock_store(r->srv);
         int rc = record_prediction(r->srv, r->model, m.id, out, &err);
-        unlock_store(r->srv);
+        kn_api_unlock_store(r->srv);
         json_object_set_new(out, "message_id", json_integer((json_int_t)m.id));
         if (rc != 0) {
             json_decref(out);
@@ -407,9 +407,9 @@ static void message_route(kn_request *r, char **args)
     }
     kn_route_decision d;
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = decide(r->srv, r->model, &m, proba, &d, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc != 0) {
         kn_api_internal_error(r, &err);
     } else {
@@ -434,9 +434,9 @@ static void topics_list(kn_request *r, char **args)
     kn_topic *topics = NULL;
     size_t n = 0;
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_list_topics(r->srv->store, &topics, &n, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc != 0) {
         kn_api_internal_error(r, &err);
         return;
@@ -460,9 +460,9 @@ static int load_topic(kn_request *r, const char *name, kn_topic *t, int respond_
         kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", "a topic name is at most %d bytes", MAX_SHORT);
         return -1;
     }
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_get_topic(r->srv->store, name, t, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc < 0) kn_api_internal_error(r, &err);
     if (rc == 1 && respond_missing)
         kn_respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "topic \"%.200s\" does not exist", name);
@@ -476,9 +476,9 @@ static void topic_get(kn_request *r, char **args)
     char **langs = NULL;
     size_t n = 0;
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_reply_languages(r->srv->store, t.name, &langs, &n, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc < 0) {
         kn_api_internal_error(r, &err);
     } else {
@@ -523,9 +523,9 @@ static void topic_put(kn_request *r, char **args)
         if (thr) t.threshold = json_number_value(thr);
         if (created) t.name = strdup(args[0]);
         kn_error err = {{0}};
-        lock_store(r->srv);
+        kn_api_lock_store(r->srv);
         t.id = t.name ? kn_store_put_topic(r->srv->store, &t, &err) : kn_fail(&err, "out of memory");
-        unlock_store(r->srv);
+        kn_api_unlock_store(r->srv);
         if (t.id < 0) kn_api_internal_error(r, &err);
         else kn_respond_json(r, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, topic_json(&t));
     }
@@ -537,9 +537,9 @@ done:
 static void topic_delete(kn_request *r, char **args)
 {
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_delete_topic(r->srv->store, args[0], &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc == 1) kn_respond_error(r, MHD_HTTP_NOT_FOUND, "not_found", "topic \"%.200s\" does not exist", args[0]);
     else if (rc < 0) kn_respond_error(r, MHD_HTTP_CONFLICT, "conflict", "%s", err.msg);
     else kn_respond_json(r, MHD_HTTP_OK, json_pack("{s:s}", "deleted", args[0]));
@@ -558,9 +558,9 @@ static void reply_put(kn_request *r, char **args)
     if (load_topic(r, args[0], &t, 1) != 0) goto done;
     kn_topic_free(&t);
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_put_reply(r->srv->store, args[0], lang, text, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc != 0) kn_api_internal_error(r, &err);
     else kn_respond_json(r, MHD_HTTP_OK, json_pack("{s:s,s:s,s:s}", "topic", args[0], "language", lang, "text", text));
 done:

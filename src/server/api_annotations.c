@@ -9,7 +9,7 @@
 
 #include "server/server_internal.h"
 
-#define MAX_SHORT 1024      /* topic names and annotators: what the store accepts */
+#define MAX_SHORT KN_API_MAX_SHORT
 
 /* {"id", "message_id", "topic", "annotator" (null when not recorded), "created_at"} */
 static json_t *annotation_json(const kn_annotation *a)
@@ -21,7 +21,7 @@ static json_t *annotation_json(const kn_annotation *a)
 
 /* A string member: absent or null gives *out = NULL when optional (a 422 when required); a
  * wrong type, an empty string, a NUL byte or more than MAX_SHORT bytes answers 422. */
-static int short_string(kn_request *r, json_t *obj, const char *key, int required, const char **out)
+int kn_api_short_string(kn_request *r, json_t *obj, const char *key, int required, const char **out)
 {
     json_t *v = json_object_get(obj, key);
     *out = NULL;
@@ -55,8 +55,8 @@ void kn_api_annotations_create(kn_request *r, char **args)
     static const char *const keys[] = {"topic", "annotator", NULL};
     json_t *body = kn_request_json(r);
     const char *topic, *annotator;
-    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || short_string(r, body, "topic", 1, &topic) != 0 ||
-        short_string(r, body, "annotator", 0, &annotator) != 0)
+    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || kn_api_short_string(r, body, "topic", 1, &topic) != 0 ||
+        kn_api_short_string(r, body, "annotator", 0, &annotator) != 0)
         goto done;
     if (!annotator) annotator = r->token_name; /* the token's name, set by kn_auth_check */
     int64_t message_id = kn_api_parse_id(args[0]);

@@ -11,7 +11,6 @@
 #include "store/ui_messages.h"
 
 #define MAX_BULK 20000
-#define MAX_SHORT 1024
 
 /* A required array of at most MAX_BULK non-negative integers into *ids (malloc'ed); 0, or
  * -1 after a 422 naming the field and the position. */
@@ -50,22 +49,6 @@ static int id_array(kn_request *r, json_t *body, const char *key, int64_t **ids,
     return 0;
 }
 
-/* An optional (required when required) non-empty string of at most MAX_SHORT bytes. */
-static int short_string(kn_request *r, json_t *body, const char *key, int required, const char **out)
-{
-    json_t *v = json_object_get(body, key);
-    *out = NULL;
-    if ((!v || json_is_null(v)) && !required) return 0;
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > MAX_SHORT ||
-        strlen(json_string_value(v)) != json_string_length(v)) {
-        kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", "%s must be a non-empty string of at most %d bytes",
-                         key, MAX_SHORT);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 void kn_api_annotations_bulk(kn_request *r, char **args)
 {
     (void)args;
@@ -74,8 +57,8 @@ void kn_api_annotations_bulk(kn_request *r, char **args)
     int64_t *ids = NULL, *created = NULL;
     size_t n = 0;
     const char *topic, *annotator;
-    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || short_string(r, body, "topic", 1, &topic) != 0 ||
-        short_string(r, body, "annotator", 0, &annotator) != 0 || id_array(r, body, "message_ids", &ids, &n) != 0)
+    if (!body || kn_api_only_keys(r, body, "", keys) != 0 || kn_api_short_string(r, body, "topic", 1, &topic) != 0 ||
+        kn_api_short_string(r, body, "annotator", 0, &annotator) != 0 || id_array(r, body, "message_ids", &ids, &n) != 0)
         goto done;
     if (!annotator) annotator = r->token_name;
     if (!(created = malloc(n * sizeof *created))) {

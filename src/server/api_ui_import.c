@@ -11,22 +11,12 @@
 
 #define MAX_ERRORS 20
 
-/* "text/csv", optionally with parameters ("; charset=utf-8"). */
-static int is_csv_type(const char *type)
-{
-    static const char want[] = "text/csv";
-    if (!type) return 0;
-    while (*type == ' ' || *type == '\t') type++;
-    if (strncasecmp(type, want, sizeof want - 1) != 0) return 0;
-    char c = type[sizeof want - 1];
-    return c == '\0' || c == ';' || c == ' ' || c == '\t';
-}
-
+/* POST /api/import: the body is a CSV file ("text/csv", parameters allowed). */
 void kn_api_import(kn_request *r, char **args)
 {
     (void)args;
     const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!is_csv_type(type)) {
+    if (!kn_content_type_is(type, "text/csv")) {
         kn_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                          "the body must be a CSV file sent with Content-Type: text/csv (got %.100s)",
                          type ? type : "no Content-Type");

@@ -19,10 +19,7 @@
 #define MAX_QUERY_BYTES 1000
 #define MAX_OFFSET 1000000000
 
-static void lock_store(kn_server *s) { pthread_mutex_lock(&s->store_lock); }
-static void unlock_store(kn_server *s) { pthread_mutex_unlock(&s->store_lock); }
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* GET /api/me */
 void kn_api_me(kn_request *r, char **args)
@@ -224,20 +221,20 @@ static json_t *view_json(const kn_message_view *v)
     for (size_t i = 0; i < v->n_labels; i++)
         json_array_append_new(labels, json_pack("{s:I,s:s,s:o}", "annotation_id", (json_int_t)v->labels[i].annotation_id,
                                                 "topic", v->labels[i].topic, "annotator",
-                                                str_or_null(v->labels[i].annotator)));
-    json_t *prediction = v->has_prediction ? json_pack("{s:o,s:f}", "topic", str_or_null(v->prediction_topic),
+                                                kn_json_str_or_null(v->labels[i].annotator)));
+    json_t *prediction = v->has_prediction ? json_pack("{s:o,s:f}", "topic", kn_json_str_or_null(v->prediction_topic),
                                                        "probability", v->prediction_probability)
                                            : json_null();
     json_t *decision = v->has_decision
-                           ? json_pack("{s:o,s:o,s:f,s:o,s:o,s:I}", "action", str_or_null(v->decision_action), "topic",
-                                       str_or_null(v->decision_topic), "probability", v->decision_probability,
-                                       "reason", str_or_null(v->decision_reason), "reply_text",
-                                       str_or_null(v->decision_reply_text), "created_at",
+                           ? json_pack("{s:o,s:o,s:f,s:o,s:o,s:I}", "action", kn_json_str_or_null(v->decision_action), "topic",
+                                       kn_json_str_or_null(v->decision_topic), "probability", v->decision_probability,
+                                       "reason", kn_json_str_or_null(v->decision_reason), "reply_text",
+                                       kn_json_str_or_null(v->decision_reply_text), "created_at",
                                        (json_int_t)v->decision_created_at)
                            : json_null();
     return json_pack("{s:I,s:o,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:o,s:o}", "id", (json_int_t)m->id, "external_id",
-                     str_or_null(m->external_id), "text", m->text ? m->text : "", "language", str_or_null(m->language),
-                     "channel", str_or_null(m->channel), "received_at", (json_int_t)m->received_at, "status",
+                     kn_json_str_or_null(m->external_id), "text", m->text ? m->text : "", "language", kn_json_str_or_null(m->language),
+                     "channel", kn_json_str_or_null(m->channel), "received_at", (json_int_t)m->received_at, "status",
                      m->status ? m->status : "new", "labels", labels, "prediction", prediction, "decision", decision,
                      "cluster", v->has_cluster ? json_integer(v->cluster) : json_null());
 }
@@ -260,9 +257,9 @@ void kn_api_messages_list(kn_request *r, char **args)
     size_t n = 0, total = 0;
     if (ids_only) {
         int64_t *ids = NULL;
-        lock_store(r->srv);
+        kn_api_lock_store(r->srv);
         int rc = kn_store_query_message_ids(r->srv->store, &q, &ids, &n, &total, &err);
-        unlock_store(r->srv);
+        kn_api_unlock_store(r->srv);
         if (rc != 0) {
             kn_api_internal_error(r, &err);
         } else {
@@ -273,9 +270,9 @@ void kn_api_messages_list(kn_request *r, char **args)
         free(ids);
     } else {
         kn_message_view *views = NULL;
-        lock_store(r->srv);
+        kn_api_lock_store(r->srv);
         int rc = kn_store_query_messages(r->srv->store, &q, &views, &n, &total, &err);
-        unlock_store(r->srv);
+        kn_api_unlock_store(r->srv);
         if (rc != 0) {
             kn_api_internal_error(r, &err);
         } else {
@@ -295,9 +292,9 @@ void kn_api_stats(kn_request *r, char **args)
     (void)args;
     kn_workspace_stats st;
     kn_error err = {{0}};
-    lock_store(r->srv);
+    kn_api_lock_store(r->srv);
     int rc = kn_store_workspace_stats(r->srv->store, &st, &err);
-    unlock_store(r->srv);
+    kn_api_unlock_store(r->srv);
     if (rc != 0) {
         kn_api_internal_error(r, &err);
         return;

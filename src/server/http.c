@@ -108,20 +108,20 @@ int kn_respond_method_not_allowed(kn_request *r, const char *allow)
 /* ---- request bodies -------------------------------------------------------------------- */
 
 /* "application/json", optionally followed by parameters ("; charset=utf-8"). */
-static int is_json_type(const char *type)
+int kn_content_type_is(const char *type, const char *want)
 {
-    static const char want[] = "application/json";
     if (!type) return 0;
     while (*type == ' ' || *type == '\t') type++;
-    if (strncasecmp(type, want, sizeof want - 1) != 0) return 0;
-    char c = type[sizeof want - 1];
+    size_t n = strlen(want);
+    if (strncasecmp(type, want, n) != 0) return 0;
+    char c = type[n];
     return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
 json_t *kn_request_json(kn_request *r)
 {
     const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!is_json_type(type)) {
+    if (!kn_content_type_is(type, "application/json")) {
         kn_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                          "the body must be JSON sent with Content-Type: application/json (got %.100s)",
                          type ? type : "no Content-Type");

@@ -85,6 +85,8 @@ int kn_respond_method_not_allowed(kn_request *r, const char *allow);
 /* Queues text (malloc'ed, consumed) or a static text with a content type. 0 or -1. */
 int kn_respond_text(kn_request *r, unsigned status, const char *content_type, char *text);
 int kn_respond_static(kn_request *r, unsigned status, const char *content_type, const char *text);
+/* Whether a Content-Type header value is want (case-insensitive, parameters allowed). */
+int kn_content_type_is(const char *type, const char *want);
 /* Parses the body as one JSON object. NULL after queueing 415 (not application/json),
  * 400 (empty, malformed: names the problem and its position) or 422 (not an object). */
 json_t *kn_request_json(kn_request *r);
@@ -106,6 +108,13 @@ void kn_api_dispatch(kn_request *r);
  * metrics; "unmatched" when there is none. A static string. */
 const char *kn_api_pattern(const char *path);
 /* Helpers the handler files share. */
+#define KN_API_MAX_SHORT 1024 /* external_id, channel, names, annotators: what the store accepts */
+void kn_api_lock_store(kn_server *s);
+void kn_api_unlock_store(kn_server *s);
+json_t *kn_json_str_or_null(const char *s);
+/* obj[key] as a non-empty string of at most KN_API_MAX_SHORT bytes (NULL when absent and
+ * not required). 0, or -1 after queueing 422 naming the key. */
+int kn_api_short_string(kn_request *r, json_t *obj, const char *key, int required, const char **out);
 int64_t kn_api_parse_id(const char *s);
 int kn_api_only_keys(kn_request *r, json_t *obj, const char *where, const char *const *allowed);
 void kn_api_internal_error(kn_request *r, const kn_error *err);
