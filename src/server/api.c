@@ -114,10 +114,10 @@ static json_t *topic_json(const kn_topic *t)
 }
 
 /* {"topic", "probability", "top": [up to 3 of {"topic", "probability"}]} */
-static json_t *prediction_json(const kn_bundle *b, const float *proba)
+json_t *kn_api_top_json(char *const *classes, int n_classes, const float *proba, int *best_out)
 {
     int best[3] = {-1, -1, -1};
-    for (int c = 0; c < b->n_classes; c++) {
+    for (int c = 0; c < n_classes; c++) {
         for (int k = 0; k < 3; k++) {
             if (best[k] < 0 || proba[c] > proba[best[k]]) {
                 for (int j = 2; j > k; j--) best[j] = best[j - 1];
@@ -128,9 +128,17 @@ static json_t *prediction_json(const kn_bundle *b, const float *proba)
     }
     json_t *top = json_array();
     for (int k = 0; k < 3 && best[k] >= 0; k++)
-        json_array_append_new(top, json_pack("{s:s,s:f}", "topic", b->classes[best[k]], "probability",
+        json_array_append_new(top, json_pack("{s:s,s:f}", "topic", classes[best[k]], "probability",
                                              (double)proba[best[k]]));
-    return json_pack("{s:s,s:f,s:o}", "topic", b->classes[best[0]], "probability", (double)proba[best[0]], "top", top);
+    *best_out = best[0];
+    return top;
+}
+
+static json_t *prediction_json(const kn_bundle *b, const float *proba)
+{
+    int best;
+    json_t *top = kn_api_top_json(b->classes, b->n_classes, proba, &best);
+    return json_pack("{s:s,s:f,s:o}", "topic", b->classes[best], "probability", (double)proba[best], "top", top);
 }
 
 /* ---- the model --------------------------------------------------------------------------- */

@@ -51,21 +51,7 @@ static void train_job_free(void *p)
 /* The top 3 of proba as stored predictions keep them: [{"topic", "probability"}, ...]. */
 static char *top_json(char *const *classes, int n_classes, const float *proba, int *best_out)
 {
-    int best[3] = {-1, -1, -1};
-    for (int c = 0; c < n_classes; c++) {
-        for (int k = 0; k < 3; k++) {
-            if (best[k] < 0 || proba[c] > proba[best[k]]) {
-                for (int m = 2; m > k; m--) best[m] = best[m - 1];
-                best[k] = c;
-                break;
-            }
-        }
-    }
-    json_t *arr = json_array();
-    for (int k = 0; k < 3 && best[k] >= 0; k++)
-        json_array_append_new(arr, json_pack("{s:s,s:f}", "topic", classes[best[k]], "probability",
-                                             (double)proba[best[k]]));
-    *best_out = best[0];
+    json_t *arr = kn_api_top_json(classes, n_classes, proba, best_out);
     char *s = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(arr);
     return s;

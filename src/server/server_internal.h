@@ -112,6 +112,8 @@ const char *kn_api_pattern(const char *path);
 void kn_api_lock_store(kn_server *s);
 void kn_api_unlock_store(kn_server *s);
 json_t *kn_json_str_or_null(const char *s);
+/* The top 3 of proba, best first: [{"topic", "probability"}, ...]; the best class in *best. */
+json_t *kn_api_top_json(char *const *classes, int n_classes, const float *proba, int *best);
 /* obj[key] as a non-empty string of at most KN_API_MAX_SHORT bytes (NULL when absent and
  * not required). 0, or -1 after queueing 422 naming the key. */
 int kn_api_short_string(kn_request *r, json_t *obj, const char *key, int required, const char **out);
