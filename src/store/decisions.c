@@ -4,27 +4,59 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "store/ui_store.h"
 
-int64_t kn_store_add_prediction(kn_store *s, int64_t message_id, int64_t model_id, const char *topic,
-                                double probability, const char *top_json, kn_error *err)
+static int prepare_prediction(kn_store *s, sqlite3_stmt **st, kn_error *err)
 {
-    sqlite3_stmt *st;
-    if (kn_store_prepare(s, &st,
-                         "INSERT INTO predictions (message_id, model_id, topic_id, probability, top, created_at) "
-                         "VALUES (?1, ?2, (SELECT id FROM topics WHERE name = ?3), ?4, ?5, ?6)",
-                         "recording a prediction", err) != 0)
-        return -1;
+    return kn_store_prepare(s, st,
+                            "INSERT INTO predictions (message_id, model_id, topic_id, probability, top, created_at) "
+                            "VALUES (?1, ?2, (SELECT id FROM topics WHERE name = ?3), ?4, ?5, ?6)",
+                            "recording a prediction", err);
+}
+
+/* One row through the prepared insert (reset for the next): its id, or -1. */
+static int64_t insert_prediction(kn_store *s, sqlite3_stmt *st, int64_t message_id, int64_t model_id,
+                                 const char *topic, double probability, const char *top_json, kn_error *err)
+{
+    sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, message_id);
     sqlite3_bind_int64(st, 2, model_id);
     kn_store_bind_text(st, 3, topic);
     sqlite3_bind_double(st, 4, probability);
     kn_store_bind_text(st, 5, top_json);
     sqlite3_bind_int64(st, 6, kn_store_now());
-    int64_t id;
-    if (sqlite3_step(st) == SQLITE_DONE) id = sqlite3_last_insert_rowid(s->db);
-    else id = kn_store_sql_fail(s, err, "message %lld: recording its prediction", (long long)message_id);
+    if (sqlite3_step(st) == SQLITE_DONE) return sqlite3_last_insert_rowid(s->db);
+    return kn_store_sql_fail(s, err, "message %lld: recording its prediction", (long long)message_id);
+}
+
+int64_t kn_store_add_prediction(kn_store *s, int64_t message_id, int64_t model_id, const char *topic,
+                                double probability, const char *top_json, kn_error *err)
+{
+    sqlite3_stmt *st;
+    if (prepare_prediction(s, &st, err) != 0) return -1;
+    int64_t id = insert_prediction(s, st, message_id, model_id, topic, probability, top_json, err);
     sqlite3_finalize(st);
     return id;
+}
+
+int kn_store_add_predictions(kn_store *s, int64_t model_id, const kn_prediction_row *rows, size_t n, kn_error *err)
+{
+    if (n == 0) return 0;
+    sqlite3_stmt *st;
+    if (kn_store_begin(s, "recording predictions", err) != 0) return -1;
+    if (prepare_prediction(s, &st, err) != 0) {
+        kn_store_rollback(s);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const kn_prediction_row *p = &rows[i];
+        if (insert_prediction(s, st, p->message_id, model_id, p->topic, p->probability, p->top_json, err) < 0) rc = -1;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && kn_store_commit(s, "recording predictions", err) != 0) rc = -1;
+    if (rc != 0) kn_store_rollback(s);
+    return rc;
 }
 
 static int64_t insert_decision(kn_store *s, const kn_decision_record *d, kn_error *err)

@@ -88,24 +88,6 @@ int kn_store_message_texts(kn_store *s, const char *status, kn_text_list *out, k
     return read_list(s, st, 0, "reading the messages", out, err);
 }
 
-int kn_store_add_predictions(kn_store *s, int64_t model_id, const kn_prediction_row *rows, size_t n, kn_error *err)
-{
-    if (n == 0) return 0;
-    if (kn_store_begin(s, "recording predictions", err) != 0) return -1;
-    for (size_t i = 0; i < n; i++) {
-        const kn_prediction_row *p = &rows[i];
-        if (kn_store_add_prediction(s, p->message_id, model_id, p->topic, p->probability, p->top_json, err) < 0) {
-            kn_store_rollback(s);
-            return -1;
-        }
-    }
-    if (kn_store_commit(s, "recording predictions", err) != 0) {
-        kn_store_rollback(s);
-        return -1;
-    }
-    return 0;
-}
-
 int kn_store_set_evaluation(kn_store *s, int64_t model_id, const char *report_json, kn_error *err)
 {
     sqlite3_stmt *st;
