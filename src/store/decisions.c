@@ -1,6 +1,6 @@
-/* decisions.c - what `kanava serve` records: predictions, and routing decisions with the
- * message's new status (models themselves are in models.c).
- * Declared in the "server" block of store.h. */
+/* decisions.c - what `kanava serve` records: predictions (one, or a job's many in one
+ * transaction), and routing decisions with the message's new status (models themselves are
+ * in models.c). Declared in the "server" block of store.h and in ui_store.h. */
 #include <string.h>
 
 #include "store/store_internal.h"

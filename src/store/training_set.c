@@ -1,6 +1,6 @@
 /* training_set.c - what the web UI's jobs read and write in bulk: the annotated messages a
- * model is trained on, the messages to predict or route, predictions in one transaction, and
- * a model's held-out evaluation. Declared in ui_store.h. */
+ * model is trained on, the messages to predict or route, and a model's held-out evaluation
+ * (a job's predictions are stored by decisions.c). Declared in ui_store.h. */
 #include <stdlib.h>
 #include <string.h>
 
