@@ -318,11 +318,11 @@ static int write_reports(bench *b, const char *prefix, const char *title, kn_err
         char sl[16];
         shots_label(b->shots[s], sl, sizeof sl);
         for (int e = 0; e < b->n_entries; e++) {
-            double m[6], sd[6];
+            double m[6], sd[4];
             int n = 0;
             size_t offs[6] = {offsetof(run, accuracy), offsetof(run, macro_f1), offsetof(run, ece),
                               offsetof(run, auto95), offsetof(run, train_s), offsetof(run, per_s)};
-            for (int f = 0; f < 6; f++) summarize(b, b->shots[s], e, offs[f], &m[f], &sd[f], &n);
+            for (int f = 0; f < 4; f++) summarize(b, b->shots[s], e, offs[f], &m[f], &sd[f], &n); /* mean ± sd */
             if (!n) continue;
             m[4] = median(b, b->shots[s], e, offs[4]); /* timings: medians */
             m[5] = median(b, b->shots[s], e, offs[5]);
