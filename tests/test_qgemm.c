@@ -51,7 +51,7 @@ static void check_shape(int M, int K, int N, int extreme)
             continue;
         }
         memset(got, 0x55, (size_t)M * N * sizeof *got);
-        kn_q8_gemm_s32(got, N, xq, &m, M, (kn_q8_kernel)k);
+        assert_int_equal(kn_q8_gemm_s32(got, N, xq, &m, M, (kn_q8_kernel)k), 0);
         for (int i = 0; i < M * N; i++)
             if (got[i] != want[i])
                 fail_msg("kernel %s, M=%d K=%d N=%d: element (%d, %d) is %d, expected %lld",

@@ -7,10 +7,16 @@
 
 #include "model/qgemm_internal.h"
 
+/* A plain row-major int8 [K, N] source for kn_q8_pack. */
+typedef struct {
+    const int8_t *q;
+    int N;
+} row_major;
+
 static int8_t get_row_major(const void *ctx, int k, int n)
 {
-    const kn_q8_matrix *shape = ((const void *const *)ctx)[1];
-    return ((const int8_t *)((const void *const *)ctx)[0])[(long)k * shape->N + n];
+    const row_major *r = ctx;
+    return r->q[(long)k * r->N + n];
 }
 
 int kn_q8_pack_get(kn_q8_matrix *m, kn_q8_get get, const void *ctx, const float *scale, int K, int N)
@@ -46,9 +52,8 @@ int kn_q8_pack_get(kn_q8_matrix *m, kn_q8_get get, const void *ctx, const float 
 
 int kn_q8_pack(kn_q8_matrix *m, const int8_t *q, const float *scale, int K, int N)
 {
-    kn_q8_matrix shape = {.N = N};
-    const void *ctx[2] = {q, &shape};
-    return kn_q8_pack_get(m, get_row_major, ctx, scale, K, N);
+    row_major src = {q, N};
+    return kn_q8_pack_get(m, get_row_major, &src, scale, K, N);
 }
 
 void kn_q8_free(kn_q8_matrix *m)
@@ -178,20 +183,21 @@ void kn_q8_flip(int8_t *xq, size_t n)
     for (size_t i = 0; i < n; i++) u[i] ^= 0x80;
 }
 
-void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel)
+int kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel)
 {
     kn_q8_out o = {.acc = acc, .ldc = ldc};
     kn_q8_tile_fn fn = tile_fn(kernel);
     if (fn != kn_q8_tile_vnni) {
         run_tiles(&o, xq, m, M, fn);
-        return;
+        return 0;
     }
     int8_t *flipped = malloc((size_t)M * m->Kp + 1);
-    if (!flipped) return; /* only the tests call this */
+    if (!flipped) return -1;
     memcpy(flipped, xq, (size_t)M * m->Kp);
     kn_q8_flip(flipped, (size_t)M * m->Kp);
     run_tiles(&o, flipped, m, M, fn);
     free(flipped);
+    return 0;
 }
 
 int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M)

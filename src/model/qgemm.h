@@ -47,8 +47,9 @@ float kn_q8_quantize_channel(const float *w, long stride, int n, int8_t *q, long
  * up to ldq) with one scale per row. */
 void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float *row_scale);
 
-/* acc[M, N] (int32, ldc per row) = xq[M, Kp] @ W, exact; xq rows ldq = m->Kp bytes. */
-void kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel);
+/* acc[M, N] (int32, ldc per row) = xq[M, Kp] @ W, exact; xq rows ldq = m->Kp bytes. 0, or
+ * -1 when out of memory (the VNNI kernel works on an unsigned copy of xq). */
+int kn_q8_gemm_s32(int32_t *acc, int ldc, const int8_t *xq, const kn_q8_matrix *m, int M, kn_q8_kernel kernel);
 
 /* y[M, N] = x[M, K] @ W + b (b may be NULL), through dynamic activation quantisation and
  * the best kernel. Returns -1 when out of memory for the quantised activations. */
