@@ -696,6 +696,7 @@ void kn_api_dispatch(kn_request *r)
     const api_route *found = NULL;
     for (size_t i = 0; n >= 0 && !found && i < sizeof routes / sizeof routes[0]; i++) {
         if (!match(routes[i].pattern, seg, n, args)) continue;
+        if (!r->pattern) r->pattern = routes[i].name; /* for the metrics: the path's endpoint */
         if (strcmp(routes[i].method, r->method) == 0) found = &routes[i];
         else snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "", routes[i].method);
     }

@@ -237,7 +237,10 @@ void kn_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, e
     if (!r) return;
     *con_cls = NULL;
     if (r->method && r->path)
-        kn_metrics_request(r->srv->metrics, r->method, kn_api_pattern(r->path), r->status, ms_since(&r->start) / 1e3);
+        /* dispatch matched the path already; a request refused before it (a body too large)
+         * is matched here */
+        kn_metrics_request(r->srv->metrics, r->method, r->pattern ? r->pattern : kn_api_pattern(r->path), r->status,
+                           ms_since(&r->start) / 1e3);
     if (r->method && r->path) {
         char stamp[32];
         time_t now = time(NULL);

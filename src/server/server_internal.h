@@ -66,6 +66,7 @@ typedef struct kn_request {
     char role[16];  /* set by kn_auth_check */
     char token_name[257]; /* set by kn_auth_check: the annotator of annotations made with it */
     kn_live_model *model; /* a reference to the live model while the handler runs */
+    const char *pattern;  /* the endpoint's path pattern, once kn_api_dispatch matched it */
 } kn_request;
 
 /* ---- http.c ---------------------------------------------------------------------------- */
