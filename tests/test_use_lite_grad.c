@@ -193,7 +193,9 @@ static void test_gradients_vs_torch(void **state)
     const char *names[MAX_P];
     float *vals[MAX_P], *grads[MAX_P];
     size_t sizes[MAX_P];
-    size_t np = kn_use_train_params(t, names, vals, grads, sizes, MAX_P);
+    size_t np = kn_use_train_param_count(t);
+    assert_true(np <= MAX_P);
+    for (size_t i = 0; i < np; i++) kn_use_train_param(t, i, &names[i], &vals[i], &grads[i], &sizes[i]);
     json_t *params = json_object_get(F.meta, "params"), *rows = json_object_get(F.meta, "embed_rows");
     assert_int_equal(np, json_array_size(params));
 
@@ -281,7 +283,9 @@ static void test_finite_differences(void **state)
     const char *names[MAX_P];
     float *vals[MAX_P], *grads[MAX_P];
     size_t sizes[MAX_P];
-    size_t np = kn_use_train_params(t, names, vals, grads, sizes, MAX_P);
+    size_t np = kn_use_train_param_count(t);
+    assert_true(np <= MAX_P);
+    for (size_t i = 0; i < np; i++) kn_use_train_param(t, i, &names[i], &vals[i], &grads[i], &sizes[i]);
     kn_use_train_zero_grad(t);
     loss_step(t, F.seqs, F.labels, F.pairs, 1);
     static const char *const probe[] = {"embed.weight", "l0.attn_ln.scale", "l0.attn.qkv.weight", "l0.res.weight",

@@ -25,9 +25,13 @@ static void usage(FILE *f)
             "                        setfit: the encoder fine-tuned contrastively on pairs first (use-lite);\n"
             "                        tfidf: word and character n-grams + the head; bm25: Okapi BM25\n"
             "  --base MODEL          frozen, setfit: a model name or directory (default use-lite)\n"
-            "  --max-steps N         setfit optimizer steps of 16 pairs (default 500)\n"
+            "  --loss L              setfit objective: supcon (in-batch supervised contrastive,\n"
+            "                        default) or cosine (SetFit's CosineSimilarityLoss on pairs)\n"
+            "  --max-steps N         setfit optimizer steps (default 500)\n"
             "  --lr X                setfit learning rate (default 1e-4)\n"
-            "  --sampling S          setfit pairs: oversampling (default), undersampling, unique\n"
+            "  --batch-texts N       supcon: texts per step, two per topic (default 32)\n"
+            "  --tau X               supcon: temperature (default 0.1)\n"
+            "  --sampling S          cosine: pairs oversampling (default), undersampling, unique\n"
             "  --word-ngrams A,B     tfidf word n-grams (default 0,0 = off; e.g. 1,2)\n"
             "  --char-ngrams A,B     tfidf character n-grams within words (default 2,5; 0,0 = off)\n"
             "  --sublinear-tf        tfidf: 1 + ln(count) instead of the count\n"
@@ -70,7 +74,8 @@ int cmd_train(int argc, char **argv)
         {"char-ngrams", required_argument, 0, 'N'}, {"sublinear-tf", no_argument, 0, 'u'},
         {"k1", required_argument, 0, 'k'},         {"b", required_argument, 0, 'e'},
         {"bm25-mode", required_argument, 0, 'M'},  {"quantize", no_argument, 0, 'q'},
-        {"models-dir", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"models-dir", required_argument, 0, 'd'}, {"loss", required_argument, 0, 'l'},
+        {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
     long seed = 42, threads = 0;
@@ -93,6 +98,11 @@ int cmd_train(int argc, char **argv)
         case 'd': models_flag = optarg; break;
         case 'S': o.setfit.max_steps = strtol(optarg, NULL, 10); break;
         case 'r': o.setfit.lr = strtod(optarg, NULL); break;
+        case 'l':
+            if (kn_setfit_loss_parse(optarg, &o.setfit.loss) != 0) { fprintf(stderr, "kanava train: --loss must be supcon or cosine, not '%s'\n", optarg); return KN_EXIT_USAGE; }
+            break;
+        case 'U': o.setfit.tau = strtod(optarg, NULL); if (!(o.setfit.tau > 0)) { fprintf(stderr, "kanava train: --tau must be positive\n"); return KN_EXIT_USAGE; } break;
+        case 'X': o.setfit.batch_texts = (int)strtol(optarg, NULL, 10); if (o.setfit.batch_texts < 4 || o.setfit.batch_texts > 1024) { fprintf(stderr, "kanava train: --batch-texts must be 4..1024\n"); return KN_EXIT_USAGE; } break;
         case 'P':
             if (strcmp(optarg, "oversampling") == 0) o.setfit.strategy = KN_PAIRS_OVERSAMPLING;
             else if (strcmp(optarg, "undersampling") == 0) o.setfit.strategy = KN_PAIRS_UNDERSAMPLING;

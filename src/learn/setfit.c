@@ -1,137 +1,250 @@
-/* setfit.c - the contrastive fine-tuning loop: pairs -> forward both sides -> cosine loss
- * -> backward -> AdamW, for max_steps batches; then the tuned weights are written as a
- * model directory the ordinary encoder loads. */
+/* setfit.c - the contrastive fine-tuning loop: a batch of texts -> forward -> loss
+ * (cosine pairs or in-batch supervised contrastive) -> backward -> AdamW, for max_steps
+ * steps; then the tuned weights are saved as a model directory. */
 #include "learn/setfit.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "learn/adamw.h"
+#include "learn/supcon.h"
 #include "model/backward.h"
-#include "model/safetensors.h"
-#include "model/use_lite_train.h"
-#include "util/fs.h"
-#include "util/spawn.h"
+#include "model/trainable.h"
+#include "util/rng.h"
 
-#define MAX_PARAMS 64
+#define MAX_PARAMS 512
 
 void kn_setfit_default_options(kn_setfit_options *o)
 {
+    o->loss = KN_SETFIT_SUPCON;
     o->strategy = KN_PAIRS_OVERSAMPLING;
     o->num_iterations = 20;
     o->max_steps = 500;
     o->batch_pairs = 16;
+    o->batch_texts = 32;
+    o->per_topic = 2;
+    o->tau = 0.1;
     o->lr = 1e-4;
     o->weight_decay = 0.01;
     o->warmup_ratio = 0.1;
     o->seed = 42;
 }
 
-/* The base model's tensors, with the trainable ones replaced by their tuned values. */
-static int write_tuned(const char *model_dir, kn_use_train *t, const char *out_dir, kn_error *err)
+const char *kn_setfit_loss_name(kn_setfit_loss l) { return l == KN_SETFIT_COSINE ? "cosine" : "supcon"; }
+
+int kn_setfit_loss_parse(const char *name, kn_setfit_loss *l)
 {
-    char path[4200];
-    const char *names[MAX_PARAMS];
-    float *values[MAX_PARAMS], *grads[MAX_PARAMS];
-    size_t sizes[MAX_PARAMS];
-    size_t np = kn_use_train_params(t, names, values, grads, sizes, MAX_PARAMS);
-    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
-    kn_safetensors *st = kn_st_open(path, err);
-    if (!st) return -1;
-    size_t n = kn_st_count(st);
-    kn_tensor *out = calloc(n, sizeof *out);
-    if (!out) { kn_st_close(st); return kn_fail(err, "out of memory"); }
-    for (size_t i = 0; i < n; i++) {
-        out[i] = *kn_st_at(st, i);
-        for (size_t p = 0; p < np; p++)
-            if (strcmp(names[p], out[i].name) == 0 && sizes[p] * sizeof(float) == out[i].nbytes) out[i].data = values[p];
-    }
-    int rc = kn_mkdir_p(out_dir, err);
-    if (rc == 0) {
-        snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-        const char *meta[] = {"format", "pt", "kanava_family", "use-lite", "kanava_tuned", "setfit", NULL};
-        rc = kn_st_write(path, out, n, meta, err);
-    }
-    free(out);
-    kn_st_close(st);
-    const char *files[] = {"config.json", "vocab.json"};
-    for (int f = 0; rc == 0 && f < 2; f++) {
-        char from[4200];
-        snprintf(from, sizeof from, "%s/%s", model_dir, files[f]);
-        const char *cp_argv[] = {"cp", "-L", from, out_dir, NULL};
-        rc = kn_run(cp_argv, NULL, err);
-    }
-    return rc;
+    if (strcmp(name, "supcon") == 0) *l = KN_SETFIT_SUPCON;
+    else if (strcmp(name, "cosine") == 0) *l = KN_SETFIT_COSINE;
+    else return -1;
+    return 0;
 }
 
-int kn_setfit_tune_use_lite(const char *model_dir, const char *const *texts, const size_t *lens, const int32_t *labels,
-                            size_t n, const kn_setfit_options *opt, const char *out_dir, kn_progress_fn progress,
-                            void *progress_ctx, double *final_loss, kn_error *err)
+/* ---- supcon batches: topics in shuffled passes, each topic's texts in shuffled passes -- */
+
+typedef struct {
+    int n_topics;
+    size_t *start, *count, *next; /* per topic: its run in members, the next member to give */
+    int32_t *members;             /* text indices grouped by topic */
+    int *topic_order, next_topic;
+    uint64_t rng;
+} topic_sampler;
+
+static void shuffle_i32(int32_t *a, size_t n, uint64_t *rng)
 {
-    kn_use_train *t = kn_use_train_new(model_dir, err);
-    if (!t) return -1;
-    int rc = 0, D = kn_use_train_dim(t), B = opt->batch_pairs > 0 ? opt->batch_pairs : 16;
-    kn_token_seq *tok = calloc(n, sizeof *tok), *batch = calloc(2 * (size_t)B, sizeof *batch);
-    float *out = malloc(2 * (size_t)B * D * sizeof *out), *dout = malloc(2 * (size_t)B * D * sizeof *dout);
-    float *label = malloc((size_t)B * sizeof *label);
-    kn_pair *pairs = NULL;
-    size_t n_pairs = 0;
-    kn_adamw *adam = NULL;
-    if (!tok || !batch || !out || !dout || !label) rc = kn_fail(err, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = kn_use_train_tokenize(t, texts[i], lens[i], &tok[i], err);
-        if (rc != 0) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = kn_splitmix64(rng) % i;
+        int32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+static void shuffle_int(int *a, size_t n, uint64_t *rng)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = kn_splitmix64(rng) % i;
+        int t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+static void sampler_free(topic_sampler *s)
+{
+    free(s->start);
+    free(s->count);
+    free(s->next);
+    free(s->members);
+    free(s->topic_order);
+}
+
+/* Only topics with two or more texts take part: a single text has no positive. */
+static int sampler_init(topic_sampler *s, const int32_t *labels, size_t n, uint64_t seed, kn_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->rng = seed ^ 0x5eedc0de5eedc0deull;
+    int32_t max_label = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] > max_label) max_label = labels[i];
+    size_t T = (size_t)max_label + 1;
+    s->start = calloc(T, sizeof *s->start);
+    s->count = calloc(T, sizeof *s->count);
+    s->next = calloc(T, sizeof *s->next);
+    s->members = malloc((n ? n : 1) * sizeof *s->members);
+    s->topic_order = malloc(T * sizeof *s->topic_order);
+    if (!s->start || !s->count || !s->next || !s->members || !s->topic_order) {
+        sampler_free(s);
+        return kn_fail(err, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) s->count[labels[i]]++;
+    for (size_t t = 1; t < T; t++) s->start[t] = s->start[t - 1] + s->count[t - 1];
+    for (size_t i = 0; i < n; i++) s->members[s->start[labels[i]] + s->next[labels[i]]++] = (int32_t)i;
+    for (size_t t = 0; t < T; t++) {
+        s->next[t] = 0;
+        shuffle_i32(s->members + s->start[t], s->count[t], &s->rng);
+        if (s->count[t] >= 2) s->topic_order[s->n_topics++] = (int)t;
+    }
+    if (s->n_topics < 2) {
+        sampler_free(s);
+        return kn_fail(err, "setfit supcon needs at least two topics with two or more examples each");
+    }
+    shuffle_int(s->topic_order, (size_t)s->n_topics, &s->rng);
+    return 0;
+}
+
+static int32_t take_member(topic_sampler *s, int t)
+{
+    if (s->next[t] == s->count[t]) {
+        s->next[t] = 0;
+        shuffle_i32(s->members + s->start[t], s->count[t], &s->rng);
+    }
+    return s->members[s->start[t] + s->next[t]++];
+}
+
+/* Fills idx with up to B texts: per_topic from each of the next topics (distinct within a
+ * batch while enough topics remain). Returns the count. */
+static int sample_batch(topic_sampler *s, int B, int per_topic, int32_t *idx)
+{
+    int topics = B / per_topic, m = 0;
+    if (topics > s->n_topics) topics = s->n_topics;
+    for (int k = 0; k < topics; k++) {
+        if (s->next_topic == s->n_topics) {
+            s->next_topic = 0;
+            shuffle_int(s->topic_order, (size_t)s->n_topics, &s->rng);
+        }
+        int t = s->topic_order[s->next_topic++];
+        int take = per_topic < (int)s->count[t] ? per_topic : (int)s->count[t];
+        for (int j = 0; j < take; j++) idx[m++] = take_member(s, t);
+    }
+    return m;
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static int tokenize_all(kn_trainable *t, const char *const *texts, const size_t *lens, size_t n, kn_token_seq *tok,
+                        kn_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t->ops->tokenize(t, texts[i], lens[i], &tok[i], err) != 0) {
             char inner[sizeof err->msg];
             memcpy(inner, err->msg, sizeof inner);
-            kn_fail(err, "text %zu: %s", i + 1, inner);
+            return kn_fail(err, "text %zu: %s", i + 1, inner);
         }
     }
-    size_t max_pairs = opt->max_steps > 0 ? (size_t)opt->max_steps * B : 0;
-    if (rc == 0) rc = kn_make_pairs(labels, n, opt->strategy, opt->num_iterations, max_pairs, opt->seed, &pairs, &n_pairs, err);
-    long steps = rc == 0 ? (long)((n_pairs + B - 1) / B) : 0;
-    if (rc == 0) {
-        adam = kn_adamw_new(opt->lr, 0.9, 0.999, 1e-6, opt->weight_decay, (long)(opt->warmup_ratio * steps), steps);
-        if (!adam) rc = kn_fail(err, "bad optimizer settings");
-    }
-    if (rc == 0) {
-        const char *names[MAX_PARAMS];
-        float *values[MAX_PARAMS], *grads[MAX_PARAMS];
-        size_t sizes[MAX_PARAMS];
-        size_t np = kn_use_train_params(t, names, values, grads, sizes, MAX_PARAMS);
-        for (size_t p = 0; rc == 0 && p < np; p++) {
-            int shape[2] = {0, 0};
-            int ndim = kn_use_train_param_shape(t, p, shape);
-            rc = kn_adamw_add_param(adam, values[p], grads[p], sizes[p], ndim == 2, err); /* no decay: biases, norms */
+    return 0;
+}
+
+static kn_adamw *make_optimizer(kn_trainable *t, const kn_setfit_options *opt, long steps, kn_error *err)
+{
+    kn_adamw *adam = kn_adamw_new(opt->lr, 0.9, 0.999, 1e-6, opt->weight_decay, (long)(opt->warmup_ratio * steps), steps);
+    if (!adam) { kn_fail(err, "bad optimizer settings"); return NULL; }
+    kn_trainable_param p[MAX_PARAMS];
+    size_t np = t->ops->params(t, p, MAX_PARAMS);
+    if (np > MAX_PARAMS) { kn_adamw_free(adam); kn_fail(err, "model has %zu tensors, more than %d", np, MAX_PARAMS); return NULL; }
+    for (size_t i = 0; i < np; i++)
+        if (kn_adamw_add_param(adam, p[i].value, p[i].grad, p[i].size, p[i].ndim == 2, err) != 0) { /* no decay: biases, norms */
+            kn_adamw_free(adam);
+            return NULL;
         }
+    return adam;
+}
+
+int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t *lens, const int32_t *labels,
+                   size_t n, const kn_setfit_options *opt, const char *out_dir, kn_progress_fn progress,
+                   void *progress_ctx, double *final_loss, kn_error *err)
+{
+    kn_trainable *t = kn_trainable_open(model_dir, err);
+    if (!t) return -1;
+    int cosine = opt->loss == KN_SETFIT_COSINE;
+    int B = cosine ? 2 * (opt->batch_pairs > 0 ? opt->batch_pairs : 16) : (opt->batch_texts > 1 ? opt->batch_texts : 32);
+    int per_topic = opt->per_topic >= 2 ? opt->per_topic : 2, D = t->dim, rc = 0;
+    kn_token_seq *tok = calloc(n, sizeof *tok), *batch = calloc((size_t)B, sizeof *batch);
+    float *out = malloc((size_t)B * D * sizeof *out), *dout = malloc((size_t)B * D * sizeof *dout);
+    float *pair_label = malloc((size_t)B * sizeof *pair_label);
+    int32_t *idx = malloc((size_t)B * sizeof *idx), *batch_label = malloc((size_t)B * sizeof *batch_label);
+    kn_pair *pairs = NULL;
+    size_t n_pairs = 0;
+    topic_sampler sampler = {0};
+    int have_sampler = 0;
+    kn_adamw *adam = NULL;
+    long steps = opt->max_steps;
+    if (!tok || !batch || !out || !dout || !pair_label || !idx || !batch_label) rc = kn_fail(err, "out of memory");
+    if (rc == 0) rc = tokenize_all(t, texts, lens, n, tok, err);
+    if (rc == 0 && cosine) {
+        size_t max_pairs = opt->max_steps > 0 ? (size_t)opt->max_steps * (B / 2) : 0;
+        rc = kn_make_pairs(labels, n, opt->strategy, opt->num_iterations, max_pairs, opt->seed, &pairs, &n_pairs, err);
+        steps = rc == 0 ? (long)((n_pairs + B / 2 - 1) / (B / 2)) : 0;
+    } else if (rc == 0) {
+        rc = sampler_init(&sampler, labels, n, opt->seed, err);
+        have_sampler = rc == 0;
     }
+    if (rc == 0 && !(adam = make_optimizer(t, opt, steps, err))) rc = -1;
     double loss = 0;
     for (long s = 0; rc == 0 && s < steps; s++) {
-        size_t first = (size_t)s * B, m = n_pairs - first < (size_t)B ? n_pairs - first : (size_t)B;
-        for (size_t k = 0; k < m; k++) {
-            batch[k] = tok[pairs[first + k].a];
-            batch[m + k] = tok[pairs[first + k].b];
-            label[k] = pairs[first + k].label;
+        int m;
+        if (cosine) {
+            size_t first = (size_t)s * (B / 2);
+            int np = (int)(n_pairs - first < (size_t)(B / 2) ? n_pairs - first : (size_t)(B / 2));
+            for (int k = 0; k < np; k++) {
+                batch[k] = tok[pairs[first + k].a];
+                batch[np + k] = tok[pairs[first + k].b];
+                pair_label[k] = pairs[first + k].label;
+            }
+            m = 2 * np;
+        } else {
+            m = sample_batch(&sampler, B, per_topic, idx);
+            for (int k = 0; k < m; k++) {
+                batch[k] = tok[idx[k]];
+                batch_label[k] = labels[idx[k]];
+            }
         }
-        kn_use_train_zero_grad(t);
-        rc = kn_use_train_forward(t, batch, 2 * m, out, err);
-        if (rc != 0) break;
-        loss = kn_cosine_loss_backward(dout, dout + m * D, out, out + m * D, label, (int)m, D);
-        rc = kn_use_train_backward(t, dout, err);
-        if (rc != 0) break;
+        t->ops->zero_grad(t);
+        if ((rc = t->ops->forward(t, batch, (size_t)m, out, err)) != 0) break;
+        if (cosine) {
+            loss = kn_cosine_loss_backward(dout, dout + (size_t)(m / 2) * D, out, out + (size_t)(m / 2) * D, pair_label,
+                                           m / 2, D);
+        } else if ((loss = kn_supcon_loss_backward(dout, out, batch_label, m, D, opt->tau)) < 0) {
+            rc = kn_fail(err, "out of memory");
+            break;
+        }
+        if ((rc = t->ops->backward(t, dout, err)) != 0) break;
         kn_adamw_step(adam);
         if (progress) progress(progress_ctx, (size_t)s + 1, (size_t)steps);
     }
     if (final_loss) *final_loss = loss;
-    if (rc == 0) rc = write_tuned(model_dir, t, out_dir, err);
+    if (rc == 0) rc = t->ops->save(t, out_dir, err);
     for (size_t i = 0; tok && i < n; i++) free(tok[i].ids);
     free(tok);
     free(batch);
     free(out);
     free(dout);
-    free(label);
+    free(pair_label);
+    free(idx);
+    free(batch_label);
     free(pairs);
+    if (have_sampler) sampler_free(&sampler);
     kn_adamw_free(adam);
-    kn_use_train_free(t);
+    kn_trainable_close(t);
     return rc;
 }

@@ -1,5 +1,12 @@
 /* setfit.h - SetFit's first stage: contrastive fine-tuning of the sentence encoder on
- * pairs of labelled messages (same topic: cosine 1, different topics: cosine 0). */
+ * labelled messages, through the kn_trainable interface (any family with a backward).
+ *
+ * Two objectives:
+ *   cosine  SetFit's CosineSimilarityLoss on pairs (same topic: cosine 1, different: 0),
+ *           pairs drawn by a kn_pair_strategy; a step is batch_pairs pairs (2x texts).
+ *   supcon  the in-batch supervised contrastive loss (supcon.h): a step is batch_texts
+ *           texts, per_topic of each of batch_texts / per_topic topics, so every text has
+ *           positives and all others are its negatives: B (B - 1) pairs from B forwards. */
 #ifndef KN_SETFIT_H
 #define KN_SETFIT_H
 
@@ -10,22 +17,30 @@
 #include "model/encoder.h"
 #include "util/error.h"
 
+typedef enum { KN_SETFIT_SUPCON, KN_SETFIT_COSINE } kn_setfit_loss;
+
 typedef struct kn_setfit_options {
-    kn_pair_strategy strategy; /* default oversampling */
-    int num_iterations;        /* for KN_PAIRS_ITERATIONS */
-    long max_steps;            /* optimizer steps (batches of pairs); bounds training time */
-    int batch_pairs;           /* pairs per step (default 16) */
+    kn_setfit_loss loss;       /* default supcon */
+    kn_pair_strategy strategy; /* cosine: default oversampling */
+    int num_iterations;        /* cosine: for KN_PAIRS_ITERATIONS */
+    long max_steps;            /* optimizer steps; bounds training time */
+    int batch_pairs;           /* cosine: pairs per step (default 16) */
+    int batch_texts;           /* supcon: texts per step (default 32) */
+    int per_topic;             /* supcon: texts of one topic in a step (default 2) */
+    double tau;                /* supcon: temperature (default 0.1) */
     double lr, weight_decay, warmup_ratio;
     uint64_t seed;
 } kn_setfit_options;
 
 void kn_setfit_default_options(kn_setfit_options *o);
+const char *kn_setfit_loss_name(kn_setfit_loss l);
+/* 0 and *l on success, -1 for an unknown name ("supcon", "cosine"). */
+int kn_setfit_loss_parse(const char *name, kn_setfit_loss *l);
 
-/* Fine-tunes the USE-lite model in model_dir on the labelled texts with the
- * CosineSimilarityLoss and AdamW, and writes the tuned model directory to out_dir
- * (config.json and vocab.json copied, model.safetensors with the tuned weights). */
-int kn_setfit_tune_use_lite(const char *model_dir, const char *const *texts, const size_t *lens, const int32_t *labels,
-                            size_t n, const kn_setfit_options *opt, const char *out_dir, kn_progress_fn progress,
-                            void *progress_ctx, double *final_loss, kn_error *err);
+/* Fine-tunes the float model in model_dir on the labelled texts and writes the tuned model
+ * directory (same family, loadable by kn_encoder_open) to out_dir. */
+int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t *lens, const int32_t *labels,
+                   size_t n, const kn_setfit_options *opt, const char *out_dir, kn_progress_fn progress,
+                   void *progress_ctx, double *final_loss, kn_error *err);
 
 #endif

@@ -92,12 +92,6 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
     int float_encoder = !(o->method == KN_METHOD_FROZEN && o->quantize);
     if (float_encoder && !(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
     if (o->method == KN_METHOD_SETFIT) {
-        if (kn_model_is_quantized(o->encoder_dir))
-            return kn_fail(err, "--method setfit fine-tunes float weights and %s is quantised: train on the F32 model "
-                                "with --quantize instead", o->encoder_dir);
-        if (strcmp(b->encoder->ops->family, "use-lite") != 0)
-            return kn_fail(err, "--method setfit supports the use-lite encoder for now (%s is %s)", o->encoder_dir,
-                           b->encoder->ops->family);
         kn_encoder_close(b->encoder);
         b->encoder = NULL;
         char tuned[4200];
@@ -111,15 +105,17 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
         kn_progress_init(&tune, "fine-tuning");
         double loss = 0;
         kn_progress_span tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
-        int rc = kn_setfit_tune_use_lite(o->encoder_dir, texts, lens, labels, n, &sf, tuned,
-                                         o->progress ? kn_progress_span_update
-                                         : o->show_progress ? kn_progress_update
-                                                            : NULL,
-                                         o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
+        int rc = kn_setfit_tune(o->encoder_dir, texts, lens, labels, n, &sf, tuned,
+                                o->progress ? kn_progress_span_update
+                                : o->show_progress ? kn_progress_update
+                                                   : NULL,
+                                o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
         if (o->show_progress) kn_progress_finish(&tune);
         if (rc != 0) return -1;
-        json_object_set_new(meta, "setfit", json_pack("{s:I, s:f, s:i, s:f}", "max_steps", (json_int_t)sf.max_steps, "lr",
-                                                      sf.lr, "batch_pairs", sf.batch_pairs, "final_pair_loss", loss));
+        json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:f}", "loss",
+                                                      kn_setfit_loss_name(sf.loss), "max_steps", (json_int_t)sf.max_steps,
+                                                      "lr", sf.lr, "batch_pairs", sf.batch_pairs, "batch_texts",
+                                                      sf.batch_texts, "tau", sf.tau, "final_loss", loss));
         if (!o->quantize && !(b->encoder = kn_encoder_open(tuned, err))) return -1;
     }
     if (o->quantize && kn_bundle_quantize_encoder(b, o->scratch_dir, err) != 0) return -1;

@@ -219,16 +219,16 @@ int kn_use_train_tokenize(const kn_use_train *t, const char *text, size_t len, k
 
 void kn_use_train_zero_grad(kn_use_train *t) { memset(t->grads, 0, t->total * sizeof(float)); }
 
-size_t kn_use_train_params(kn_use_train *t, const char **names, float **values, float **grads, size_t *sizes,
-                           size_t cap)
+size_t kn_use_train_param_count(const kn_use_train *t) { return t->n_params; }
+
+int kn_use_train_param(kn_use_train *t, size_t i, const char **name, float **value, float **grad, size_t *size)
 {
-    for (size_t i = 0; i < t->n_params && i < cap; i++) {
-        if (names) names[i] = t->params[i].name;
-        if (values) values[i] = t->vals + t->params[i].off;
-        if (grads) grads[i] = t->grads + t->params[i].off;
-        if (sizes) sizes[i] = t->params[i].size;
-    }
-    return t->n_params;
+    if (i >= t->n_params) return -1;
+    *name = t->params[i].name;
+    *value = t->vals + t->params[i].off;
+    *grad = t->grads + t->params[i].off;
+    *size = t->params[i].size;
+    return t->params[i].ndim;
 }
 
 int kn_use_train_param_shape(const kn_use_train *t, size_t i, int shape[2])
@@ -238,6 +238,8 @@ int kn_use_train_param_shape(const kn_use_train *t, size_t i, int shape[2])
     shape[1] = t->params[i].shape[1];
     return t->params[i].ndim;
 }
+
+int kn_use_train_max_tokens(const kn_use_train *t) { return t->max_positions; }
 
 static inline float *V(kn_use_train *t, int p) { return t->vals + t->params[p].off; }
 static inline float *G(kn_use_train *t, int p) { return t->grads + t->params[p].off; }

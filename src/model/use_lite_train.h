@@ -43,12 +43,15 @@ int kn_use_train_backward(kn_use_train *t, const float *dout, kn_error *err);
 void kn_use_train_zero_grad(kn_use_train *t);
 
 /* Trainable tensors by Kanava tensor name ("embed.weight", "l0.attn.qkv.weight", ...,
- * "proj.bias"): fills up to cap entries of each non-NULL array (values and grads point into
- * the context; sizes are element counts) and returns the total number of tensors. */
-size_t kn_use_train_params(kn_use_train *t, const char **names, float **values, float **grads, size_t *sizes,
-                           size_t cap);
+ * "proj.bias"), i < kn_use_train_param_count: name, value and gradient (pointing into the
+ * context) and size in elements. Returns ndim (1 or 2), or -1 past the end. */
+size_t kn_use_train_param_count(const kn_use_train *t);
+int kn_use_train_param(kn_use_train *t, size_t i, const char **name, float **value, float **grad, size_t *size);
 
 /* Shape of parameter i (ndim 1 or 2; shape[1] is 1 for vectors). Returns ndim or -1. */
 int kn_use_train_param_shape(const kn_use_train *t, size_t i, int shape[2]);
+
+/* Tokens per sequence the forward keeps (the model's max_positions). */
+int kn_use_train_max_tokens(const kn_use_train *t);
 
 #endif

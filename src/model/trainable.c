@@ -1,0 +1,33 @@
+/* trainable.c - picks the training context for a model directory's family. */
+#include "model/trainable.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "model/quantize.h"
+#include "util/fs.h"
+
+kn_trainable *kn_trainable_open(const char *dir, kn_error *err)
+{
+    char path[4096];
+    if (kn_path_join(path, sizeof path, dir, "config.json") != 0) { kn_fail(err, "model path too long"); return NULL; }
+    if (kn_model_is_quantized(dir)) {
+        kn_fail(err, "%s is quantised: fine-tuning needs the float model (train on it with --quantize instead)", dir);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *cfg = json_load_file(path, 0, &jerr);
+    if (!cfg) { kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text); return NULL; }
+    const char *family = json_string_value(json_object_get(cfg, "family"));
+    int hf = !family && json_object_get(cfg, "model_type");
+    json_decref(cfg);
+    if (family && strcmp(family, "use-lite") == 0) return kn_use_trainable_open(dir, err);
+    if (hf) return kn_bert_trainable_open(dir, err);
+    kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, family ? family : "(none)");
+    return NULL;
+}
+
+void kn_trainable_close(kn_trainable *t)
+{
+    if (t) t->ops->destroy(t);
+}
