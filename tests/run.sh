@@ -58,6 +58,8 @@ run san/use-lite-gradients tools/torch/check_use_lite_grad.sh build-san
 run adamw-reference tools/torch/check_adamw.sh build
 run san/adamw-reference tools/torch/check_adamw.sh build-san
 run backward-reference tools/torch/check_backward.sh build
+run supcon-reference tools/torch/check_supcon.sh build
+run san/supcon-reference tools/torch/check_supcon.sh build-san
 run san/backward-reference tools/torch/check_backward.sh build-san
 run logreg-reference tools/learn/check_logreg.sh build
 run san/logreg-reference tools/learn/check_logreg.sh build-san

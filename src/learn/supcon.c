@@ -69,8 +69,10 @@ double kn_supcon_loss_backward(float *de, const float *e, const int32_t *labels,
                 if (g != 0)
                     for (int d = 0; d < D; d++) dz[d] += g * z[(size_t)j * D + d];
             }
+            /* Below the 1e-12 floor z = e / 1e-12 is linear in e: no projection. */
             double dot = 0;
-            for (int d = 0; d < D; d++) dot += dz[d] * z[(size_t)i * D + d];
+            if (norm[i] > 1e-12)
+                for (int d = 0; d < D; d++) dot += dz[d] * z[(size_t)i * D + d];
             for (int d = 0; d < D; d++) de[(size_t)i * D + d] = (float)((dz[d] - dot * z[(size_t)i * D + d]) / norm[i]);
         }
         free(dz);

@@ -19,12 +19,11 @@ kn_trainable *kn_trainable_open(const char *dir, kn_error *err)
     json_t *cfg = json_load_file(path, 0, &jerr);
     if (!cfg) { kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text); return NULL; }
     const char *family = json_string_value(json_object_get(cfg, "family"));
-    int hf = !family && json_object_get(cfg, "model_type");
+    int use_lite = family && strcmp(family, "use-lite") == 0, hf = !family && json_object_get(cfg, "model_type");
+    if (!use_lite && !hf) kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, family ? family : "(none)");
     json_decref(cfg);
-    if (family && strcmp(family, "use-lite") == 0) return kn_use_trainable_open(dir, err);
-    if (hf) return kn_bert_trainable_open(dir, err);
-    kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, family ? family : "(none)");
-    return NULL;
+    if (use_lite) return kn_use_trainable_open(dir, err);
+    return hf ? kn_bert_trainable_open(dir, err) : NULL;
 }
 
 void kn_trainable_close(kn_trainable *t)
