@@ -11,10 +11,7 @@
 #include <string.h>
 
 
-/* fold[i]: the fold that holds row i out, or -1 for rows of single-example classes (a fold
- * without them could not fit their class). Each class's rows are shuffled from seed and dealt
- * round-robin, continuing where the previous class stopped, so folds stay balanced. */
-static int assign_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold)
+int kn_stratified_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold)
 {
     size_t *start = calloc((size_t)K + 1, sizeof *start), *rows = malloc(n * sizeof *rows);
     size_t *fill = calloc((size_t)K, sizeof *fill);
@@ -135,7 +132,7 @@ static int calibrate(int K, int d, const float *X, const kn_csr *S, const int32_
     double *Z = malloc(n * (size_t)K * sizeof *Z);
     unsigned char *use = malloc(n);
     int rc = 0;
-    if (!fold || (!S && !Xtr) || !ytr || !Z || !use || assign_folds(y, n, K, folds, seed, fold) != 0) {
+    if (!fold || (!S && !Xtr) || !ytr || !Z || !use || kn_stratified_folds(y, n, K, folds, seed, fold) != 0) {
         rc = kn_fail(err, "calibration: out of memory for %zu examples", n);
         goto done;
     }
@@ -181,6 +178,14 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
         return kn_fail(err, "calibration: the model is not fitted");
     return calibrate(m->n_classes, m->dim, X, NULL, y, n, opt, folds, 0, seed, &m->temperature, nll_before, nll_after,
                      err);
+}
+
+int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
+                                  const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                  double *nll_before, double *nll_after, kn_error *err)
+{
+    if (n_classes < 2 || dim <= 0) return kn_fail(err, "calibration: needs 2 classes and some features");
+    return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, seed, temperature, nll_before, nll_after, err);
 }
 
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,

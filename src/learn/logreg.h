@@ -49,6 +49,19 @@ void kn_logreg_predict_proba(const kn_logreg *m, const float *X, size_t n, float
 int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n, const kn_logreg_options *opt,
                         int folds, uint64_t seed, double *nll_before, double *nll_after, kn_error *err);
 
+/* fold[i] in [0, folds): the cross-validation fold that holds row i out, or -1 for rows of
+ * single-example classes (a fold without them could not fit their class). Each class's rows
+ * are shuffled from seed and dealt round-robin, continuing where the previous class stopped,
+ * so folds stay balanced. Returns -1 if out of memory. */
+int kn_stratified_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold);
+
+/* The temperature from fold 0 of kn_stratified_folds(y, n, n_classes, folds, seed) held out:
+ * a head fitted on the other rows, T fitted to fold 0's logits. Used when the features of
+ * fold 0 were made without its rows (a SetFit encoder tuned on the others). */
+int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
+                                  const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                  double *nll_before, double *nll_after, kn_error *err);
+
 /* The same on sparse rows (TF-IDF features; X->n_cols is the dimension), from zeros. */
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
                          const kn_logreg_options *opt, kn_error *err);

@@ -71,6 +71,14 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
             return -1;
         }
         b->head.temperature = T;
+    } else if (o->method == KN_METHOD_SETFIT && folds >= 2) {
+        /* Fold 0 was held out of fine-tuning (train_encoder_method): its embeddings are as
+         * new to the encoder as tomorrow's messages, the other folds' are not. */
+        fits = 1;
+        if (kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err) != 0) return -1;
+        if (kn_logreg_holdout_temperature(X, dim, labels, n, b->n_classes, &h, folds, o->seed, &b->head.temperature,
+                                          &before, &after, err) != 0)
+            return -1;
     } else {
         if (kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err) != 0) return -1;
         if (folds >= 2 && kn_logreg_calibrate(&b->head, X, labels, n, &h, folds, o->seed, &before, &after, err) != 0)
@@ -101,15 +109,36 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
         b->owns_encoder_dir = 1;
         kn_setfit_options sf = o->setfit;
         sf.seed = o->seed;
+        /* Calibration needs texts the encoder has not been tuned on: fold 0 of the head's
+         * calibration folds sits out the fine-tuning (see fit_head). */
+        const char **tune_texts = malloc(n * sizeof *tune_texts);
+        size_t *tune_lens = malloc(n * sizeof *tune_lens), n_tune = 0;
+        int32_t *tune_labels = malloc(n * sizeof *tune_labels);
+        int *fold = malloc(n * sizeof *fold);
+        int rc = !tune_texts || !tune_lens || !tune_labels || !fold ? kn_fail(err, "out of memory") : 0;
+        if (rc == 0 && o->calibration_folds >= 2 &&
+            kn_stratified_folds(labels, n, b->n_classes, o->calibration_folds, o->seed, fold) != 0)
+            rc = kn_fail(err, "out of memory");
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (o->calibration_folds < 2 || fold[i] != 0) {
+                tune_texts[n_tune] = texts[i];
+                tune_lens[n_tune] = lens[i];
+                tune_labels[n_tune++] = labels[i];
+            }
         kn_progress tune;
         kn_progress_init(&tune, "fine-tuning");
         double loss = 0;
         kn_progress_span tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
-        int rc = kn_setfit_tune(o->encoder_dir, texts, lens, labels, n, &sf, tuned,
+        if (rc == 0)
+            rc = kn_setfit_tune(o->encoder_dir, tune_texts, tune_lens, tune_labels, n_tune, &sf, tuned,
                                 o->progress ? kn_progress_span_update
                                 : o->show_progress ? kn_progress_update
                                                    : NULL,
                                 o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
+        free(tune_texts);
+        free(tune_lens);
+        free(tune_labels);
+        free(fold);
         if (o->show_progress) kn_progress_finish(&tune);
         if (rc != 0) return -1;
         json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:f}", "loss",
