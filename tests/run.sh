@@ -55,6 +55,8 @@ run wordpiece-reference tools/hf/check_wordpiece.sh build
 run san/wordpiece-reference tools/hf/check_wordpiece.sh build-san
 run use-lite-gradients tools/torch/check_use_lite_grad.sh build
 run san/use-lite-gradients tools/torch/check_use_lite_grad.sh build-san
+run bert-gradients tools/torch/check_hf_bert_grad.sh build
+run san/bert-gradients tools/torch/check_hf_bert_grad.sh build-san
 run adamw-reference tools/torch/check_adamw.sh build
 run san/adamw-reference tools/torch/check_adamw.sh build-san
 run backward-reference tools/torch/check_backward.sh build
@@ -73,6 +75,8 @@ run int8-reference tools/hf/check_int8.sh build
 run san/int8-reference tools/hf/check_int8.sh build-san
 run san/tfidf-reference tools/learn/check_tfidf.sh build-san
 run cli tests/cli_test.sh build
+run export-hf tests/export_hf_test.sh build
+run san/export-hf tests/export_hf_test.sh build-san
 run san/cli tests/cli_test.sh build-san
 run workspace tests/workspace_test.sh build
 run san/workspace tests/workspace_test.sh build-san

@@ -22,7 +22,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: kanava train --data FILE.csv --out DIR [options]\n"
             "  --method M            frozen (default): a sentence encoder as it is + a calibrated head;\n"
-            "                        setfit: the encoder fine-tuned contrastively on pairs first (use-lite);\n"
+            "                        setfit: the encoder fine-tuned contrastively first (use-lite, BERT, XLM-R);\n"
             "                        tfidf: word and character n-grams + the head; bm25: Okapi BM25\n"
             "  --base MODEL          frozen, setfit: a model name or directory (default use-lite)\n"
             "  --loss L              setfit objective: supcon (in-batch supervised contrastive,\n"

@@ -17,8 +17,6 @@
 #include "text/hf_tokenizer.h"
 #include "util/fs.h"
 
-typedef enum { POOL_MEAN, POOL_CLS, POOL_MAX } pooling;
-
 typedef struct {
     kn_matrix qkv, out, up, down;
     float *qkv_b, *out_b, *ln1_s, *ln1_b, *up_b, *down_b, *ln2_s, *ln2_b; /* owned F32 copies */
@@ -28,17 +26,14 @@ typedef struct {
     kn_encoder base;
     kn_safetensors *st;
     kn_hf_tokenizer *tok;
-    int hidden, layers, heads, inter, vocab, max_pos, position_offset;
-    float ln_eps;
-    pooling pool;
-    int normalize;
+    kn_bert_config c;
     const kn_tensor *word, *pos, *type;
     const float *word_scale; /* per token row when word is I8 (quantised) */
     float *emb_ln_s, *emb_ln_b;
     bert_layer *L;
     float *buf;
     size_t buf_floats;
-    char prefix[16]; /* "", "bert." or "roberta." as the checkpoint names its tensors */
+    const char *prefix; /* "", "bert." or "roberta." as the checkpoint names its tensors */
 } hf_bert;
 
 /* ---- configuration ------------------------------------------------------------------ */
@@ -67,7 +62,7 @@ static int config_int(const json_t *cfg, const char *key, int *out, const char *
 }
 
 /* modules.json lists the pipeline; we support Transformer, Pooling and Normalize. */
-static int read_modules(hf_bert *m, const char *dir, kn_error *err)
+static int read_modules(kn_bert_config *m, const char *dir, kn_error *err)
 {
     json_t *mods = load_json(dir, "modules.json", 1, err);
     if (!mods) return -1;
@@ -95,7 +90,7 @@ static int read_modules(hf_bert *m, const char *dir, kn_error *err)
                 rc = kn_fail(err, "%s/%s: %s is not supported (mean, CLS and max pooling are)", dir, name, others[k]);
         if (rc == 0 && mean + cls_tok + max != 1)
             rc = kn_fail(err, "%s/%s: exactly one of mean, CLS or max pooling must be on", dir, name);
-        m->pool = mean ? POOL_MEAN : cls_tok ? POOL_CLS : POOL_MAX;
+        m->pool = mean ? KN_BERT_POOL_MEAN : cls_tok ? KN_BERT_POOL_CLS : KN_BERT_POOL_MAX;
         json_decref(pc);
         have_pool = 1;
         if (rc) break;
@@ -105,8 +100,9 @@ static int read_modules(hf_bert *m, const char *dir, kn_error *err)
     return rc;
 }
 
-static int read_config(hf_bert *m, const char *dir, const json_t *cfg, kn_error *err)
+int kn_bert_config_read(const char *dir, const json_t *cfg, kn_bert_config *m, kn_error *err)
 {
+    memset(m, 0, sizeof *m);
     const char *type = json_string_value(json_object_get(cfg, "model_type"));
     if (!type) return kn_fail(err, "%s/config.json: no model_type", dir);
     int xlmr = strcmp(type, "xlm-roberta") == 0;
@@ -127,7 +123,7 @@ static int read_config(hf_bert *m, const char *dir, const json_t *cfg, kn_error 
     m->ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
     json_t *pad = json_object_get(cfg, "pad_token_id");
     m->position_offset = xlmr ? (json_is_integer(pad) ? (int)json_integer_value(pad) : 1) + 1 : 0;
-    snprintf(m->base.name, sizeof m->base.name, "%s", type);
+    snprintf(m->model_type, sizeof m->model_type, "%s", type);
 
     int max_seq = m->max_pos - m->position_offset;
     json_t *sb = load_json(dir, "sentence_bert_config.json", 0, err);
@@ -136,19 +132,29 @@ static int read_config(hf_bert *m, const char *dir, const json_t *cfg, kn_error 
         if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < max_seq) max_seq = (int)json_integer_value(v);
         json_decref(sb);
     }
-    m->base.max_tokens = max_seq;
-    m->base.dim = m->hidden;
+    m->max_tokens = max_seq;
     return read_modules(m, dir, err);
 }
 
 /* ---- weights ------------------------------------------------------------------------ */
 
-/* allow_i8: the tensor may be quantised (linear weights, the token embedding table). */
-static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t d1, int allow_i8, kn_error *err)
+const char *kn_bert_tensor_prefix(const kn_safetensors *st)
+{
+    const char *prefixes[] = {"bert.", "roberta."};
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
+        if (kn_st_find(st, name)) return prefixes[i];
+    }
+    return "";
+}
+
+const kn_tensor *kn_bert_tensor(const kn_safetensors *st, const char *prefix, const char *name, int64_t d0, int64_t d1,
+                                int allow_i8, kn_error *err)
 {
     char full[256];
-    snprintf(full, sizeof full, "%s%s", m->prefix, name);
-    const kn_tensor *t = kn_st_find(m->st, full);
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    const kn_tensor *t = kn_st_find(st, full);
     if (!t) { kn_fail(err, "model.safetensors: tensor '%s' is missing", full); return NULL; }
     if (t->dtype != KN_F32 && t->dtype != KN_F16 && t->dtype != KN_BF16 && !(allow_i8 && t->dtype == KN_I8)) {
         kn_fail(err, "model.safetensors: tensor '%s' is %s; F32, F16, BF16%s are supported", full,
@@ -163,6 +169,12 @@ static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t
         return NULL;
     }
     return t;
+}
+
+/* allow_i8: the tensor may be quantised (linear weights, the token embedding table). */
+static const kn_tensor *tensor(hf_bert *m, const char *name, int64_t d0, int64_t d1, int allow_i8, kn_error *err)
+{
+    return kn_bert_tensor(m->st, m->prefix, name, d0, d1, allow_i8, err);
 }
 
 /* A vector parameter as an owned F32 array. */
@@ -194,7 +206,7 @@ static int linear(hf_bert *m, kn_matrix *mat, const char *const *names, int nnam
 static int bind_layer(hf_bert *m, int l, kn_error *err)
 {
     bert_layer *L = &m->L[l];
-    int H = m->hidden, I = m->inter;
+    int H = m->c.hidden, I = m->c.inter;
     char q[128], k[128], v[128], o[128], up[128], down[128], n[128];
 #define P(buf, suffix) snprintf(buf, sizeof buf, "encoder.layer.%d.%s", l, suffix)
     P(q, "attention.self.query.weight");
@@ -235,17 +247,12 @@ static int bind_weights(hf_bert *m, const char *dir, kn_error *err)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!kn_is_file(path)) return kn_fail(err, "%s: missing (only safetensors weights are supported)", path);
     if (!(m->st = kn_st_open(path, err))) return -1;
-    const char *prefixes[] = {"", "bert.", "roberta."};
-    for (int i = 0; i < 3; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
-        if (kn_st_find(m->st, name)) snprintf(m->prefix, sizeof m->prefix, "%s", prefixes[i]);
-    }
-    int H = m->hidden;
-    if (!(m->word = tensor(m, "embeddings.word_embeddings.weight", m->vocab, H, 1, err)) ||
-        !(m->pos = tensor(m, "embeddings.position_embeddings.weight", m->max_pos, H, 0, err)))
+    m->prefix = kn_bert_tensor_prefix(m->st);
+    int H = m->c.hidden;
+    if (!(m->word = tensor(m, "embeddings.word_embeddings.weight", m->c.vocab, H, 1, err)) ||
+        !(m->pos = tensor(m, "embeddings.position_embeddings.weight", m->c.max_pos, H, 0, err)))
         goto fail;
-    if (m->word->dtype == KN_I8 && !(m->word_scale = kn_st_q8_scale(m->st, m->word->name, m->vocab, err))) goto fail;
+    if (m->word->dtype == KN_I8 && !(m->word_scale = kn_st_q8_scale(m->st, m->word->name, m->c.vocab, err))) goto fail;
     char tname[64];
     snprintf(tname, sizeof tname, "%sembeddings.token_type_embeddings.weight", m->prefix);
     const kn_tensor *tt = kn_st_find(m->st, tname);
@@ -253,8 +260,8 @@ static int bind_weights(hf_bert *m, const char *dir, kn_error *err)
     if (!(m->emb_ln_s = vector(m, "embeddings.LayerNorm.weight", H, err)) ||
         !(m->emb_ln_b = vector(m, "embeddings.LayerNorm.bias", H, err)))
         goto fail;
-    if (!(m->L = calloc((size_t)m->layers, sizeof *m->L))) { kn_fail(err, "out of memory"); goto fail; }
-    for (int l = 0; l < m->layers; l++)
+    if (!(m->L = calloc((size_t)m->c.layers, sizeof *m->L))) { kn_fail(err, "out of memory"); goto fail; }
+    for (int l = 0; l < m->c.layers; l++)
         if (bind_layer(m, l, err) != 0) goto fail;
     return 0;
 fail:
@@ -272,7 +279,7 @@ fail:
 static void destroy(kn_encoder *enc)
 {
     hf_bert *m = (hf_bert *)enc;
-    for (int l = 0; m->L && l < m->layers; l++) {
+    for (int l = 0; m->L && l < m->c.layers; l++) {
         bert_layer *L = &m->L[l];
         kn_matrix_free(&L->qkv);
         kn_matrix_free(&L->out);
@@ -305,15 +312,15 @@ static int seq_len(const hf_bert *m, const kn_token_seq *s)
 
 static int embed(const hf_bert *m, const kn_token_seq *seqs, size_t n, float *x, kn_error *err)
 {
-    int H = m->hidden;
+    int H = m->c.hidden;
     long row = 0;
     for (size_t s = 0; s < n; s++) {
         int T = seq_len(m, &seqs[s]);
         for (int t = 0; t < T; t++, row++) {
             int32_t id = seqs[s].ids[t];
-            if (id < 0 || id >= m->vocab) return kn_fail(err, "token id %d is outside the vocabulary (0..%d)", id, m->vocab - 1);
+            if (id < 0 || id >= m->c.vocab) return kn_fail(err, "token id %d is outside the vocabulary (0..%d)", id, m->c.vocab - 1);
             float *xr = x + row * H;
-            long p0 = (long)(t + m->position_offset) * H;
+            long p0 = (long)(t + m->c.position_offset) * H;
             kn_embedding_row(m->word, m->word_scale, id, H, xr);
             for (int j = 0; j < H; j++) {
                 float v = xr[j] + kn_load_f32(m->pos->data, m->pos->dtype, p0 + j);
@@ -321,13 +328,13 @@ static int embed(const hf_bert *m, const kn_token_seq *seqs, size_t n, float *x,
             }
         }
     }
-    kn_layernorm(x, x, m->emb_ln_s, m->emb_ln_b, (int)row, H, m->ln_eps);
+    kn_layernorm(x, x, m->emb_ln_s, m->emb_ln_b, (int)row, H, m->c.ln_eps);
     return 0;
 }
 
 static void pool(const hf_bert *m, const kn_token_seq *seqs, size_t n, const float *x, float *out)
 {
-    int H = m->hidden;
+    int H = m->c.hidden;
     long row = 0;
     for (size_t s = 0; s < n; s++) {
         int T = seq_len(m, &seqs[s]);
@@ -335,9 +342,9 @@ static void pool(const hf_bert *m, const kn_token_seq *seqs, size_t n, const flo
         const float *xs = x + row * H;
         if (T == 0) {
             memset(o, 0, (size_t)H * sizeof *o);
-        } else if (m->pool == POOL_CLS) {
+        } else if (m->c.pool == KN_BERT_POOL_CLS) {
             memcpy(o, xs, (size_t)H * sizeof *o);
-        } else if (m->pool == POOL_MAX) {
+        } else if (m->c.pool == KN_BERT_POOL_MAX) {
             memcpy(o, xs, (size_t)H * sizeof *o);
             for (int t = 1; t < T; t++)
                 for (int j = 0; j < H; j++) o[j] = fmaxf(o[j], xs[(long)t * H + j]);
@@ -353,7 +360,7 @@ static void pool(const hf_bert *m, const kn_token_seq *seqs, size_t n, const flo
 static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *out, kn_error *err)
 {
     hf_bert *m = (hf_bert *)enc;
-    int H = m->hidden, I = m->inter;
+    int H = m->c.hidden, I = m->c.inter;
     long M = 0;
     int Tmax = 0;
     for (size_t s = 0; s < n; s++) {
@@ -378,38 +385,38 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
         free(lengths);
         return -1;
     }
-    float q_scale = 1.0f / sqrtf((float)(H / m->heads));
+    float q_scale = 1.0f / sqrtf((float)(H / m->c.heads));
     int oom = 0; /* only quantised layers can run out of memory in kn_linear */
-    for (int l = 0; l < m->layers && M > 0 && !oom; l++) {
+    for (int l = 0; l < m->c.layers && M > 0 && !oom; l++) {
         bert_layer *L = &m->L[l];
         oom |= kn_linear(qkv, x, &L->qkv, L->qkv_b, (int)M);
-        if (kn_attention_batch(ctx, qkv, lengths, (int)n, H, m->heads, q_scale) != 0) {
+        if (kn_attention_batch(ctx, qkv, lengths, (int)n, H, m->c.heads, q_scale) != 0) {
             free(lengths);
             return kn_fail(err, "out of memory in attention");
         }
         oom |= kn_linear(h, ctx, &L->out, L->out_b, (int)M);
         kn_add(h, x, M * H);
-        kn_layernorm(x, h, L->ln1_s, L->ln1_b, (int)M, H, m->ln_eps);
+        kn_layernorm(x, h, L->ln1_s, L->ln1_b, (int)M, H, m->c.ln_eps);
         oom |= kn_linear(big, x, &L->up, L->up_b, (int)M);
         kn_gelu(big, M * I);
         oom |= kn_linear(h, big, &L->down, L->down_b, (int)M);
         kn_add(h, x, M * H);
-        kn_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->ln_eps);
+        kn_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->c.ln_eps);
     }
     free(lengths);
     if (oom) return kn_fail(err, "out of memory for quantised activations");
     pool(m, seqs, n, x, out);
-    if (m->normalize) kn_l2_normalize(out, (int)n, H, 1e-24f);
+    if (m->c.normalize) kn_l2_normalize(out, (int)n, H, 1e-24f);
     return 0;
 }
 
 static double flops(const kn_encoder *enc, const kn_token_seq *seqs, size_t n)
 {
     const hf_bert *m = (const hf_bert *)enc;
-    double H = m->hidden, I = m->inter, total = 0;
+    double H = m->c.hidden, I = m->c.inter, total = 0;
     for (size_t s = 0; s < n; s++) {
         double T = seq_len(m, &seqs[s]);
-        total += m->layers * (2.0 * T * (4 * H * H + 2 * H * I) + 4.0 * T * T * H);
+        total += m->c.layers * (2.0 * T * (4 * H * H + 2 * H * I) + 4.0 * T * T * H);
     }
     return total;
 }
@@ -422,7 +429,10 @@ kn_encoder *kn_hf_bert_open(const char *dir, const json_t *cfg, kn_error *err)
     if (!m) { kn_fail(err, "out of memory"); return NULL; }
     m->base.ops = &hf_bert_ops;
     char path[4096];
-    if (read_config(m, dir, cfg, err) != 0) goto fail;
+    if (kn_bert_config_read(dir, cfg, &m->c, err) != 0) goto fail;
+    snprintf(m->base.name, sizeof m->base.name, "%s", m->c.model_type);
+    m->base.max_tokens = m->c.max_tokens;
+    m->base.dim = m->c.hidden;
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     if (!kn_is_file(path)) { kn_fail(err, "%s: missing", path); goto fail; }
     if (!(m->tok = kn_hf_tokenizer_load(path, err))) goto fail;

@@ -12,7 +12,7 @@ kn_trainable *kn_trainable_open(const char *dir, kn_error *err)
     char path[4096];
     if (kn_path_join(path, sizeof path, dir, "config.json") != 0) { kn_fail(err, "model path too long"); return NULL; }
     if (kn_model_is_quantized(dir)) {
-        kn_fail(err, "%s is quantised: fine-tuning needs the float model (train on it with --quantize instead)", dir);
+        kn_fail(err, "%s is quantised: fine-tuning needs float weights; train on the F32 model with --quantize instead", dir);
         return NULL;
     }
     json_error_t jerr;
