@@ -167,6 +167,25 @@ check "train --method setfit writes a bundle with the tuned encoder" grep -q '"f
 check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
 check "no temporary encoder left behind" [ -z "$(ls -A "$TMP/scratch")" ]
 check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify --model "$TMP/sf" "Can my daughter get her own debit card?")"
+# --freeze 1 keeps the embedding table as it was and still tunes the layers above it.
+"$BIN" train --method setfit --max-steps 5 --freeze 1 --data "$DEMO" --label-column topic --out "$TMP/sf_frozen" 2>/dev/null
+same_tensors() { # a.safetensors b.safetensors: names of tensors equal byte for byte, one per line
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    return {k: raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in head.items() if k != "__metadata__"}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+print("\n".join(sorted(k for k in a if k in b and a[k] == b[k])))
+PY
+}
+same=$(same_tensors "$TMP/sf_frozen/encoder/model.safetensors" "$M/use-lite/model.safetensors")
+check "setfit --freeze 1 leaves the embedding table as it was" grep -qx "embed.weight" <<<"$same"
+check "  and tunes the layers above it" sh -c '! grep -q "^l1\.\|^proj\." <<EOF
+'"$same"'
+EOF'
 if [ -n "${KANAVA_HF_TINY:-}" ]; then
     "$BIN" train --method setfit --max-steps 10 --base "$H" --data "$DEMO" --label-column topic --out "$TMP/sf2" 2>/dev/null
     check "setfit fine-tunes a BERT-family encoder" grep -q '"final_loss"' "$TMP/sf2/bundle.json"

@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "  --lr X                setfit learning rate (default 1e-4)\n"
             "  --batch-texts N       supcon: texts per step, two per topic (default 32)\n"
             "  --tau X               supcon: temperature (default 0.1)\n"
+            "  --freeze N            setfit: keep the embeddings (N >= 1) and the lowest N - 1\n"
+            "                        transformer layers fixed (default 0: tune everything)\n"
             "  --sampling S          cosine: pairs oversampling (default), undersampling, unique\n"
             "  --word-ngrams A,B     tfidf word n-grams (default 0,0 = off; e.g. 1,2)\n"
             "  --char-ngrams A,B     tfidf character n-grams within words (default 2,5; 0,0 = off)\n"
@@ -75,7 +77,8 @@ int cmd_train(int argc, char **argv)
         {"k1", required_argument, 0, 'k'},         {"b", required_argument, 0, 'e'},
         {"bm25-mode", required_argument, 0, 'M'},  {"quantize", no_argument, 0, 'q'},
         {"models-dir", required_argument, 0, 'd'}, {"loss", required_argument, 0, 'l'},
-        {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'},
+        {"freeze", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
     long seed = 42, threads = 0;
@@ -102,6 +105,7 @@ int cmd_train(int argc, char **argv)
             if (kn_setfit_loss_parse(optarg, &o.setfit.loss) != 0) { fprintf(stderr, "kanava train: --loss must be supcon or cosine, not '%s'\n", optarg); return KN_EXIT_USAGE; }
             break;
         case 'U': o.setfit.tau = strtod(optarg, NULL); if (!(o.setfit.tau > 0)) { fprintf(stderr, "kanava train: --tau must be positive\n"); return KN_EXIT_USAGE; } break;
+        case 'F': o.setfit.freeze = (int)strtol(optarg, NULL, 10); if (o.setfit.freeze < 0 || o.setfit.freeze > 1000) { fprintf(stderr, "kanava train: --freeze must be 0..1000\n"); return KN_EXIT_USAGE; } break;
         case 'X': o.setfit.batch_texts = (int)strtol(optarg, NULL, 10); if (o.setfit.batch_texts < 4 || o.setfit.batch_texts > 1024) { fprintf(stderr, "kanava train: --batch-texts must be 4..1024\n"); return KN_EXIT_USAGE; } break;
         case 'P':
             if (strcmp(optarg, "oversampling") == 0) o.setfit.strategy = KN_PAIRS_OVERSAMPLING;

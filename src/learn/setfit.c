@@ -24,6 +24,7 @@ void kn_setfit_default_options(kn_setfit_options *o)
     o->batch_texts = 32;
     o->per_topic = 2;
     o->tau = 0.1;
+    o->freeze = 0;
     o->lr = 1e-4;
     o->weight_decay = 0.01;
     o->warmup_ratio = 0.1;
@@ -163,7 +164,7 @@ static kn_adamw *make_optimizer(kn_trainable *t, const kn_setfit_options *opt, l
     size_t np = t->ops->params(t, p, MAX_PARAMS);
     if (np > MAX_PARAMS) { kn_adamw_free(adam); kn_fail(err, "model has %zu tensors, more than %d", np, MAX_PARAMS); return NULL; }
     for (size_t i = 0; i < np; i++)
-        if (kn_adamw_add_param(adam, p[i].value, p[i].grad, p[i].size, p[i].ndim == 2, err) != 0) { /* no decay: biases, norms */
+        if (p[i].depth >= opt->freeze && kn_adamw_add_param(adam, p[i].value, p[i].grad, p[i].size, p[i].ndim == 2, err) != 0) { /* no decay: biases, norms */
             kn_adamw_free(adam);
             return NULL;
         }

@@ -28,6 +28,8 @@ typedef struct kn_setfit_options {
     int batch_texts;           /* supcon: texts per step (default 32) */
     int per_topic;             /* supcon: texts of one topic in a step (default 2) */
     double tau;                /* supcon: temperature (default 0.1) */
+    int freeze;                /* tensors below this depth stay fixed: 1 the embeddings, 1 + k also
+                                * the lowest k layers (default 0: everything trains) */
     double lr, weight_decay, warmup_ratio;
     uint64_t seed;
 } kn_setfit_options;

@@ -141,10 +141,11 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
         free(fold);
         if (o->show_progress) kn_progress_finish(&tune);
         if (rc != 0) return -1;
-        json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:f}", "loss",
+        json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:i, s:I, s:f}", "loss",
                                                       kn_setfit_loss_name(sf.loss), "max_steps", (json_int_t)sf.max_steps,
                                                       "lr", sf.lr, "batch_pairs", sf.batch_pairs, "batch_texts",
-                                                      sf.batch_texts, "tau", sf.tau, "final_loss", loss));
+                                                      sf.batch_texts, "tau", sf.tau, "freeze", sf.freeze,
+                                                      "tuned_on", (json_int_t)n_tune, "final_loss", loss));
         if (!o->quantize && !(b->encoder = kn_encoder_open(tuned, err))) return -1;
     }
     if (o->quantize && kn_bundle_quantize_encoder(b, o->scratch_dir, err) != 0) return -1;

@@ -556,6 +556,8 @@ static size_t tr_params(kn_trainable *t, kn_trainable_param *out, size_t cap)
     for (size_t i = 0; i < np && i < cap; i++) {
         kn_trainable_param *p = &out[i];
         p->ndim = kn_bert_train_param(inner(t), i, &p->name, &p->value, &p->grad, &p->size);
+        const char *layer = strstr(p->name, "encoder.layer.");
+        p->depth = layer ? 1 + atoi(layer + strlen("encoder.layer.")) : strstr(p->name, "embeddings.") ? 0 : 1 << 20;
     }
     return np;
 }

@@ -22,6 +22,7 @@ typedef struct kn_trainable_param {
     float *value, *grad;
     size_t size;      /* elements */
     int ndim;         /* 1 or 2: biases and norms (1) get no weight decay */
+    int depth;        /* 0 embeddings, 1.. the transformer layers bottom up, then what follows */
 } kn_trainable_param;
 
 typedef struct kn_trainable_ops {

@@ -39,6 +39,8 @@ static size_t params(kn_trainable *t, kn_trainable_param *out, size_t cap)
     for (size_t i = 0; i < np && i < cap; i++) {
         kn_trainable_param *p = &out[i];
         p->ndim = kn_use_train_param(inner(t), i, &p->name, &p->value, &p->grad, &p->size);
+        /* "embed.weight", "l<N>.*", then the projection */
+        p->depth = strncmp(p->name, "embed.", 6) == 0 ? 0 : p->name[0] == 'l' ? 1 + atoi(p->name + 1) : 1 << 20;
     }
     return np;
 }
