@@ -29,8 +29,10 @@ static void usage(FILE *f)
             "                        default) or cosine (SetFit's CosineSimilarityLoss on pairs)\n"
             "  --max-steps N         setfit optimizer steps (default 500)\n"
             "  --lr X                setfit learning rate (default 1e-4)\n"
-            "  --batch-texts N       supcon: texts per step, two per topic (default 32)\n"
-            "  --tau X               supcon: temperature (default 0.1)\n"
+            "  --batch-texts N       supcon: texts per step (default 32)\n"
+            "  --tau X               supcon: temperature (default 0.05)\n"
+            "  --per-topic N         supcon: texts of one topic in a step (default 2)\n"
+            "  --token-drop X        supcon: share of tokens dropped from each text per step (default 0)\n"
             "  --freeze N            setfit: keep the embeddings (N >= 1) and the lowest N - 1\n"
             "                        transformer layers fixed (default 0: tune everything)\n"
             "  --sampling S          cosine: pairs oversampling (default), undersampling, unique\n"
@@ -78,7 +80,8 @@ int cmd_train(int argc, char **argv)
         {"bm25-mode", required_argument, 0, 'M'},  {"quantize", no_argument, 0, 'q'},
         {"models-dir", required_argument, 0, 'd'}, {"loss", required_argument, 0, 'l'},
         {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'},
-        {"freeze", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"freeze", required_argument, 0, 'F'},    {"per-topic", required_argument, 0, 'K'},
+        {"token-drop", required_argument, 0, 'Q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
     long seed = 42, threads = 0;
@@ -106,6 +109,8 @@ int cmd_train(int argc, char **argv)
             break;
         case 'U': o.setfit.tau = strtod(optarg, NULL); if (!(o.setfit.tau > 0)) { fprintf(stderr, "kanava train: --tau must be positive\n"); return KN_EXIT_USAGE; } break;
         case 'F': o.setfit.freeze = (int)strtol(optarg, NULL, 10); if (o.setfit.freeze < 0 || o.setfit.freeze > 1000) { fprintf(stderr, "kanava train: --freeze must be 0..1000\n"); return KN_EXIT_USAGE; } break;
+        case 'K': o.setfit.per_topic = (int)strtol(optarg, NULL, 10); if (o.setfit.per_topic < 2 || o.setfit.per_topic > 64) { fprintf(stderr, "kanava train: --per-topic must be 2..64\n"); return KN_EXIT_USAGE; } break;
+        case 'Q': o.setfit.token_drop = strtod(optarg, NULL); if (!(o.setfit.token_drop >= 0 && o.setfit.token_drop < 1)) { fprintf(stderr, "kanava train: --token-drop must be in [0, 1)\n"); return KN_EXIT_USAGE; } break;
         case 'X': o.setfit.batch_texts = (int)strtol(optarg, NULL, 10); if (o.setfit.batch_texts < 4 || o.setfit.batch_texts > 1024) { fprintf(stderr, "kanava train: --batch-texts must be 4..1024\n"); return KN_EXIT_USAGE; } break;
         case 'P':
             if (strcmp(optarg, "oversampling") == 0) o.setfit.strategy = KN_PAIRS_OVERSAMPLING;

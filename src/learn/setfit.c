@@ -23,8 +23,9 @@ void kn_setfit_default_options(kn_setfit_options *o)
     o->batch_pairs = 16;
     o->batch_texts = 32;
     o->per_topic = 2;
-    o->tau = 0.1;
+    o->tau = 0.05;
     o->freeze = 0;
+    o->token_drop = 0;
     o->lr = 1e-4;
     o->weight_decay = 0.01;
     o->warmup_ratio = 0.1;
@@ -141,6 +142,20 @@ static int sample_batch(topic_sampler *s, int B, int per_topic, int32_t *idx)
     return m;
 }
 
+/* Copies src into dst (room for src->n ids) without a random share of its tokens; the
+ * first and the last (a model's [CLS] / [SEP] or <s> / </s>) always stay, and so does one
+ * inner token. */
+static void drop_tokens(const kn_token_seq *src, kn_token_seq *dst, double share, uint64_t *rng)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        int edge = i == 0 || i + 1 == src->n;
+        if (edge || (double)(kn_splitmix64(rng) >> 11) * 0x1.0p-53 >= share) dst->ids[m++] = src->ids[i];
+    }
+    if (m == 2 && src->n > 2) dst->ids[m++] = dst->ids[1], dst->ids[1] = src->ids[1 + kn_splitmix64(rng) % (src->n - 2)];
+    dst->n = m;
+}
+
 /* ---- the loop ------------------------------------------------------------------------ */
 
 static int tokenize_all(kn_trainable *t, const char *const *texts, const size_t *lens, size_t n, kn_token_seq *tok,
@@ -190,6 +205,8 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
     int have_sampler = 0;
     kn_adamw *adam = NULL;
     long steps = opt->max_steps;
+    int32_t *aug_ids = NULL; /* token_drop: the batch's shortened copies */
+    uint64_t aug_rng = opt->seed ^ 0xa5a5a5a5deadbeefull;
     if (!tok || !batch || !out || !dout || !pair_label || !idx || !batch_label) rc = kn_fail(err, "out of memory");
     if (rc == 0) rc = tokenize_all(t, texts, lens, n, tok, err);
     if (rc == 0 && cosine) {
@@ -199,6 +216,12 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
     } else if (rc == 0) {
         rc = sampler_init(&sampler, labels, n, opt->seed, err);
         have_sampler = rc == 0;
+    }
+    if (rc == 0 && !cosine && opt->token_drop > 0) {
+        size_t longest = 1;
+        for (size_t i = 0; i < n; i++) longest = tok[i].n > longest ? tok[i].n : longest;
+        if (!(aug_ids = malloc((size_t)B * longest * sizeof *aug_ids))) rc = kn_fail(err, "out of memory");
+        for (int k = 0; rc == 0 && k < B; k++) batch[k].ids = aug_ids + (size_t)k * longest;
     }
     if (rc == 0 && !(adam = make_optimizer(t, opt, steps, err))) rc = -1;
     double loss = 0;
@@ -216,7 +239,8 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
         } else {
             m = sample_batch(&sampler, B, per_topic, idx);
             for (int k = 0; k < m; k++) {
-                batch[k] = tok[idx[k]];
+                if (aug_ids) drop_tokens(&tok[idx[k]], &batch[k], opt->token_drop, &aug_rng);
+                else batch[k] = tok[idx[k]];
                 batch_label[k] = labels[idx[k]];
             }
         }
@@ -244,6 +268,7 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
     free(idx);
     free(batch_label);
     free(pairs);
+    free(aug_ids);
     if (have_sampler) sampler_free(&sampler);
     kn_adamw_free(adam);
     kn_trainable_close(t);
