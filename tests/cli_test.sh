@@ -167,6 +167,17 @@ check "train --method setfit writes a bundle with the tuned encoder" grep -q '"f
 check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
 check "no temporary encoder left behind" [ -z "$(ls -A "$TMP/scratch")" ]
 check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify --model "$TMP/sf" "Can my daughter get her own debit card?")"
+# supcon options: token drop and the cosine loss both give bundles; bad values are refused by name.
+"$BIN" train --method setfit --max-steps 5 --token-drop 0.3 --data "$DEMO" --label-column topic --out "$TMP/sf_drop" 2>/dev/null
+check "setfit --token-drop trains a bundle" grep -q '"final_loss"' "$TMP/sf_drop/bundle.json"
+"$BIN" train --method setfit --max-steps 5 --loss cosine --data "$DEMO" --label-column topic --out "$TMP/sf_cos" 2>/dev/null
+check "setfit --loss cosine trains a bundle" grep -q '"loss": *"cosine"' "$TMP/sf_cos/bundle.json"
+for bad in "--token-drop 1" "--tau 0" "--loss triplet" "--per-topic 1" "--freeze -1"; do
+    out=$("$BIN" train --method setfit $bad --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
+    check "setfit $bad is a usage error naming the option" sh -c "[ $rc = 2 ] && grep -q -- '${bad%% *}' <<EOF
+$out
+EOF"
+done
 # --freeze 1 keeps the embedding table as it was and still tunes the layers above it.
 "$BIN" train --method setfit --max-steps 5 --freeze 1 --data "$DEMO" --label-column topic --out "$TMP/sf_frozen" 2>/dev/null
 same_tensors() { # a.safetensors b.safetensors: names of tensors equal byte for byte, one per line
