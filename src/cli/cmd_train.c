@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "  --batch-texts N       supcon: texts per step (default 32)\n"
             "  --tau X               supcon: temperature (default 0.05)\n"
             "  --per-topic N         supcon: texts of one topic in a step (default 2)\n"
-            "  --token-drop X        supcon: share of tokens dropped from each text per step (default 0)\n"
+            "  --token-drop X        supcon: share of tokens dropped from each text per step (default 0.2)\n"
             "  --freeze N            setfit: keep the embeddings (N >= 1) and the lowest N - 1\n"
             "                        transformer layers fixed (default 0: tune everything)\n"
             "  --sampling S          cosine: pairs oversampling (default), undersampling, unique\n"

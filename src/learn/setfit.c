@@ -25,7 +25,7 @@ void kn_setfit_default_options(kn_setfit_options *o)
     o->per_topic = 2;
     o->tau = 0.05;
     o->freeze = 0;
-    o->token_drop = 0;
+    o->token_drop = 0.2;
     o->lr = 1e-4;
     o->weight_decay = 0.01;
     o->warmup_ratio = 0.1;
