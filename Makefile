@@ -82,3 +82,5 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libkanava.a
 
 # Vector erff and expf from glibc's libmvec need fast-math; confined to this one file.
 $(BUILD)/src/model/vecmath.o: CFLAGS += -ffast-math
+# sqrtf may set errno, which keeps the AdamW loop scalar; nothing reads errno there.
+$(BUILD)/src/learn/adamw.o: CFLAGS += -fno-math-errno
