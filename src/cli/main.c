@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "model/blas_kernels.h"
 
 #define KANAVA_VERSION "0.1.0"
 
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "map") == 0) return cmd_map(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("kanava %s\n", KANAVA_VERSION);
+        printf("kanava %s (OpenBLAS kernels: %s)\n", KANAVA_VERSION, kn_blas_kernels());
         return KN_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
