@@ -25,7 +25,7 @@ void kn_setfit_default_options(kn_setfit_options *o)
     o->per_topic = 2;
     o->tau = 0.05;
     o->freeze = 0;
-    o->token_drop = 0.2;
+    o->token_drop = -1;
     o->lr = 1e-4;
     o->weight_decay = 0.01;
     o->warmup_ratio = 0.1;
@@ -217,7 +217,9 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
         rc = sampler_init(&sampler, labels, n, opt->seed, err);
         have_sampler = rc == 0;
     }
-    if (rc == 0 && !cosine && opt->token_drop > 0) {
+    double token_drop = opt->token_drop;
+    if (token_drop < 0) token_drop = (double)steps * B >= 4.0 * (double)n ? 0.2 : 0.0;
+    if (rc == 0 && !cosine && token_drop > 0) {
         size_t longest = 1;
         for (size_t i = 0; i < n; i++) longest = tok[i].n > longest ? tok[i].n : longest;
         if (!(aug_ids = malloc((size_t)B * longest * sizeof *aug_ids))) rc = kn_fail(err, "out of memory");
@@ -239,7 +241,7 @@ int kn_setfit_tune(const char *model_dir, const char *const *texts, const size_t
         } else {
             m = sample_batch(&sampler, B, per_topic, idx);
             for (int k = 0; k < m; k++) {
-                if (aug_ids) drop_tokens(&tok[idx[k]], &batch[k], opt->token_drop, &aug_rng);
+                if (aug_ids) drop_tokens(&tok[idx[k]], &batch[k], token_drop, &aug_rng);
                 else batch[k] = tok[idx[k]];
                 batch_label[k] = labels[idx[k]];
             }

@@ -29,7 +29,9 @@ typedef struct kn_setfit_options {
     int per_topic;             /* supcon: texts of one topic in a step (default 2) */
     double tau;                /* supcon: temperature (default 0.05) */
     double token_drop;         /* supcon: share of each text's inner tokens dropped at random in
-                                * each step, a cheap augmentation (default 0.2) */
+                                * each step, a cheap augmentation; < 0 (default): 0.2 when the
+                                * steps see each text 4 times or more, else none (on 10,003
+                                * Banking77 texts, seen 1.6 times, it cost 0.5 points) */
     int freeze;                /* tensors below this depth stay fixed: 1 the embeddings, 1 + k also
                                 * the lowest k layers (default 0: everything trains) */
     double lr, weight_decay, warmup_ratio;
