@@ -77,6 +77,7 @@ static void usage(FILE *f)
             "  --title TEXT          heading of the report (default: the data file)\n"
             "  --base MODEL          encoder of frozen and setfit (default use-lite)\n"
             "  --max-steps N         setfit optimizer steps (default 500)\n"
+            "  --batch-texts N       setfit texts per step (default 32)\n"
             "  --text-column NAME    default text; --label-column NAME default category\n"
             "  --threads N, --models-dir DIR\n"
             "Files ending in .tsv are read as tab-separated.\n");
@@ -474,6 +475,7 @@ int cmd_bench_methods(int argc, char **argv)
         {"methods", required_argument, 0, 'm'},    {"peer", required_argument, 0, 'p'},
         {"out", required_argument, 0, 'o'},        {"title", required_argument, 0, 'T'},
         {"base", required_argument, 0, 'B'},       {"max-steps", required_argument, 0, 'S'},
+        {"batch-texts", required_argument, 0, 'X'},
         {"text-column", required_argument, 0, 'x'}, {"label-column", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 't'},    {"models-dir", required_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
@@ -503,6 +505,7 @@ int cmd_bench_methods(int argc, char **argv)
         case 'T': title = optarg; break;
         case 'B': base = optarg; break;
         case 'S': b.train_opt.setfit.max_steps = strtol(optarg, NULL, 10); break;
+        case 'X': b.train_opt.setfit.batch_texts = (int)strtol(optarg, NULL, 10); break;
         case 'x': text_col = optarg; break;
         case 'l': label_col = optarg; break;
         case 't': threads = strtol(optarg, NULL, 10); break;
@@ -511,7 +514,8 @@ int cmd_bench_methods(int argc, char **argv)
         default: usage(stderr); return KN_EXIT_USAGE;
         }
     }
-    if (!data || !test || optind != argc || b.seeds < 1 || b.train_opt.setfit.max_steps < 1) { usage(stderr); return KN_EXIT_USAGE; }
+    if (!data || !test || optind != argc || b.seeds < 1 || b.train_opt.setfit.max_steps < 1 ||
+        b.train_opt.setfit.batch_texts < 4 || b.train_opt.setfit.batch_texts > 1024) { usage(stderr); return KN_EXIT_USAGE; }
     if (parse_shots(&b, shots_list) != 0) {
         fprintf(stderr, "kanava bench-methods: --shots wants positive numbers or 'all', comma-separated\n");
         return KN_EXIT_USAGE;
