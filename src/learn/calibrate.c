@@ -113,8 +113,8 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
  * sparse rows S; the fitted temperature goes to *temperature. Only the first `fits` folds
  * (0: all) are fitted and their held-out rows used. */
 static int calibrate(int K, int d, const float *X, const kn_csr *S, const int32_t *y, size_t n,
-                     const kn_logreg_options *opt, int folds, int fits, uint64_t seed, float *temperature,
-                     double *nll_before, double *nll_after, kn_error *err)
+                     const kn_logreg_options *opt, int folds, int fits, uint64_t seed, const int *given_fold,
+                     float *temperature, double *nll_before, double *nll_after, kn_error *err)
 {
     if ((!X && !S) || !y || n < 2) return kn_fail(err, "calibration: needs at least 2 training examples, got %zu", n);
     if (folds < 2) return kn_fail(err, "calibration: needs at least 2 folds, got %d", folds);
@@ -132,7 +132,8 @@ static int calibrate(int K, int d, const float *X, const kn_csr *S, const int32_
     double *Z = malloc(n * (size_t)K * sizeof *Z);
     unsigned char *use = malloc(n);
     int rc = 0;
-    if (!fold || (!S && !Xtr) || !ytr || !Z || !use || kn_stratified_folds(y, n, K, folds, seed, fold) != 0) {
+    if (!fold || (!S && !Xtr) || !ytr || !Z || !use ||
+        (given_fold ? (memcpy(fold, given_fold, n * sizeof *fold), 0) : kn_stratified_folds(y, n, K, folds, seed, fold)) != 0) {
         rc = kn_fail(err, "calibration: out of memory for %zu examples", n);
         goto done;
     }
@@ -176,16 +177,16 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
 {
     if (!m || !m->W || !m->b || m->n_classes < 2 || m->dim <= 0)
         return kn_fail(err, "calibration: the model is not fitted");
-    return calibrate(m->n_classes, m->dim, X, NULL, y, n, opt, folds, 0, seed, &m->temperature, nll_before, nll_after,
-                     err);
+    return calibrate(m->n_classes, m->dim, X, NULL, y, n, opt, folds, 0, seed, NULL, &m->temperature, nll_before,
+                     nll_after, err);
 }
 
 int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
-                                  const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                  const kn_logreg_options *opt, int folds, const int *fold, float *temperature,
                                   double *nll_before, double *nll_after, kn_error *err)
 {
-    if (n_classes < 2 || dim <= 0) return kn_fail(err, "calibration: needs 2 classes and some features");
-    return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, seed, temperature, nll_before, nll_after, err);
+    if (n_classes < 2 || dim <= 0 || !fold) return kn_fail(err, "calibration: needs 2 classes, some features and the folds");
+    return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, 0, fold, temperature, nll_before, nll_after, err);
 }
 
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,
@@ -195,6 +196,6 @@ int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int 
     if (!X) return kn_fail(err, "calibration: needs the training rows");
     if (n_classes < 2 || X->n_cols <= 0) return kn_fail(err, "calibration: needs 2 classes and some features");
     /* The fold fit starts from zero and only needs the head's shape, not its weights. */
-    return calibrate(n_classes, X->n_cols, NULL, X, y, X->n_rows, opt, folds, 1, seed, temperature, nll_before,
+    return calibrate(n_classes, X->n_cols, NULL, X, y, X->n_rows, opt, folds, 1, seed, NULL, temperature, nll_before,
                      nll_after, err);
 }

@@ -55,11 +55,11 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
  * so folds stay balanced. Returns -1 if out of memory. */
 int kn_stratified_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold);
 
-/* The temperature from fold 0 of kn_stratified_folds(y, n, n_classes, folds, seed) held out:
- * a head fitted on the other rows, T fitted to fold 0's logits. Used when the features of
- * fold 0 were made without its rows (a SetFit encoder tuned on the others). */
+/* The temperature from fold 0 of the given assignment (kn_stratified_folds) held out: a
+ * head fitted on the other rows, T fitted to fold 0's logits. For features of fold 0 made
+ * without its rows (a SetFit encoder tuned on the others). */
 int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
-                                  const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
+                                  const kn_logreg_options *opt, int folds, const int *fold, float *temperature,
                                   double *nll_before, double *nll_after, kn_error *err);
 
 /* The same on sparse rows (TF-IDF features; X->n_cols is the dimension), from zeros. */

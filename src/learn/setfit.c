@@ -48,7 +48,8 @@ typedef struct {
     int n_topics;
     size_t *start, *count, *next; /* per topic: its run in members, the next member to give */
     int32_t *members;             /* text indices grouped by topic */
-    int *topic_order, next_topic;
+    int32_t *topic_order; /* topics with two or more texts */
+    int next_topic;
     uint64_t rng;
 } topic_sampler;
 
@@ -57,16 +58,6 @@ static void shuffle_i32(int32_t *a, size_t n, uint64_t *rng)
     for (size_t i = n; i > 1; i--) {
         size_t j = kn_splitmix64(rng) % i;
         int32_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
-
-static void shuffle_int(int *a, size_t n, uint64_t *rng)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = kn_splitmix64(rng) % i;
-        int t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
     }
@@ -105,13 +96,13 @@ static int sampler_init(topic_sampler *s, const int32_t *labels, size_t n, uint6
     for (size_t t = 0; t < T; t++) {
         s->next[t] = 0;
         shuffle_i32(s->members + s->start[t], s->count[t], &s->rng);
-        if (s->count[t] >= 2) s->topic_order[s->n_topics++] = (int)t;
+        if (s->count[t] >= 2) s->topic_order[s->n_topics++] = (int32_t)t;
     }
     if (s->n_topics < 2) {
         sampler_free(s);
         return kn_fail(err, "setfit supcon needs at least two topics with two or more examples each");
     }
-    shuffle_int(s->topic_order, (size_t)s->n_topics, &s->rng);
+    shuffle_i32(s->topic_order, (size_t)s->n_topics, &s->rng);
     return 0;
 }
 
@@ -133,7 +124,7 @@ static int sample_batch(topic_sampler *s, int B, int per_topic, int32_t *idx)
     for (int k = 0; k < topics; k++) {
         if (s->next_topic == s->n_topics) {
             s->next_topic = 0;
-            shuffle_int(s->topic_order, (size_t)s->n_topics, &s->rng);
+            shuffle_i32(s->topic_order, (size_t)s->n_topics, &s->rng);
         }
         int t = s->topic_order[s->next_topic++];
         int take = per_topic < (int)s->count[t] ? per_topic : (int)s->count[t];
@@ -152,7 +143,11 @@ static void drop_tokens(const kn_token_seq *src, kn_token_seq *dst, double share
         int edge = i == 0 || i + 1 == src->n;
         if (edge || (double)(kn_splitmix64(rng) >> 11) * 0x1.0p-53 >= share) dst->ids[m++] = src->ids[i];
     }
-    if (m == 2 && src->n > 2) dst->ids[m++] = dst->ids[1], dst->ids[1] = src->ids[1 + kn_splitmix64(rng) % (src->n - 2)];
+    if (m == 2 && src->n > 2) { /* every inner token dropped: put one back between the edges */
+        dst->ids[2] = dst->ids[1];
+        dst->ids[1] = src->ids[1 + kn_splitmix64(rng) % (src->n - 2)];
+        m = 3;
+    }
     dst->n = m;
 }
 

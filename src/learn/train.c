@@ -36,9 +36,11 @@ static kn_logreg_options head_options(const kn_train_options *o, size_t n)
     return h;
 }
 
-/* Fits the head on dense embeddings or sparse features and calibrates its temperature. */
+/* Fits the head on dense embeddings or sparse features and calibrates its temperature: on
+ * fold 0 of held_fold when given (texts the encoder was not tuned on), else by
+ * cross-validation. */
 static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, const kn_csr *S, int dim,
-                    const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+                    const int32_t *labels, size_t n, const int *held_fold, json_t *meta, kn_error *err)
 {
     kn_logreg_options h = head_options(o, n);
     double before = 0, after = 0;
@@ -71,12 +73,11 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
             return -1;
         }
         b->head.temperature = T;
-    } else if (o->method == KN_METHOD_SETFIT && folds >= 2) {
-        /* Fold 0 was held out of fine-tuning (train_encoder_method): its embeddings are as
-         * new to the encoder as tomorrow's messages, the other folds' are not. */
+    } else if (held_fold) {
+        /* Fold 0's embeddings are as new to the encoder as tomorrow's messages. */
         fits = 1;
         if (kn_logreg_fit(&b->head, X, labels, n, dim, b->n_classes, &h, err) != 0) return -1;
-        if (kn_logreg_holdout_temperature(X, dim, labels, n, b->n_classes, &h, folds, o->seed, &b->head.temperature,
+        if (kn_logreg_holdout_temperature(X, dim, labels, n, b->n_classes, &h, folds, held_fold, &b->head.temperature,
                                           &before, &after, err) != 0)
             return -1;
     } else {
@@ -91,6 +92,52 @@ static int fit_head(kn_bundle *b, const kn_train_options *o, const float *X, con
     return 0;
 }
 
+/* SetFit: fine-tunes the base encoder on every text outside held_fold's fold 0 (all texts
+ * when held_fold is NULL) into a scratch directory that becomes the bundle's encoder. */
+static int tune_encoder(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
+                        const int32_t *labels, size_t n, const int *held_fold, json_t *meta, kn_error *err)
+{
+    char tuned[4200];
+    if (kn_make_scratch_dir(tuned, sizeof tuned, o->scratch_dir, "kanava-setfit", err) != 0) return -1;
+    free(b->encoder_dir);
+    if (!(b->encoder_dir = strdup(tuned))) return kn_fail(err, "out of memory");
+    b->owns_encoder_dir = 1;
+    kn_setfit_options sf = o->setfit;
+    sf.seed = o->seed;
+    const char **tune_texts = malloc(n * sizeof *tune_texts);
+    size_t *tune_lens = malloc(n * sizeof *tune_lens), n_tune = 0;
+    int32_t *tune_labels = malloc(n * sizeof *tune_labels);
+    int rc = !tune_texts || !tune_lens || !tune_labels ? kn_fail(err, "out of memory") : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!held_fold || held_fold[i] != 0) {
+            tune_texts[n_tune] = texts[i];
+            tune_lens[n_tune] = lens[i];
+            tune_labels[n_tune++] = labels[i];
+        }
+    kn_progress tune;
+    kn_progress_init(&tune, "fine-tuning");
+    double loss = 0;
+    kn_progress_span tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
+    if (rc == 0)
+        rc = kn_setfit_tune(o->encoder_dir, tune_texts, tune_lens, tune_labels, n_tune, &sf, tuned,
+                            o->progress ? kn_progress_span_update
+                            : o->show_progress ? kn_progress_update
+                                               : NULL,
+                            o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
+    free(tune_texts);
+    free(tune_lens);
+    free(tune_labels);
+    if (o->show_progress) kn_progress_finish(&tune);
+    if (rc != 0) return -1;
+    json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:i, s:I, s:f}", "loss",
+                                                  kn_setfit_loss_name(sf.loss), "max_steps", (json_int_t)sf.max_steps,
+                                                  "lr", sf.lr, "batch_pairs", sf.batch_pairs, "batch_texts",
+                                                  sf.batch_texts, "tau", sf.tau, "freeze", sf.freeze, "tuned_on",
+                                                  (json_int_t)n_tune, "final_loss", loss));
+    if (!o->quantize && !(b->encoder = kn_encoder_open(tuned, err))) return -1;
+    return 0;
+}
+
 static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const char *const *texts,
                                 const size_t *lens, const int32_t *labels, size_t n, json_t *meta, kn_error *err)
 {
@@ -98,70 +145,35 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
     if (!(b->encoder_dir = strdup(o->encoder_dir))) return kn_fail(err, "out of memory");
     /* frozen --quantize never uses the float encoder: the int8 one is opened instead */
     int float_encoder = !(o->method == KN_METHOD_FROZEN && o->quantize);
-    if (float_encoder && !(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
-    if (o->method == KN_METHOD_SETFIT) {
-        kn_encoder_close(b->encoder);
-        b->encoder = NULL;
-        char tuned[4200];
-        if (kn_make_scratch_dir(tuned, sizeof tuned, o->scratch_dir, "kanava-setfit", err) != 0) return -1;
-        free(b->encoder_dir);
-        if (!(b->encoder_dir = strdup(tuned))) return kn_fail(err, "out of memory");
-        b->owns_encoder_dir = 1;
-        kn_setfit_options sf = o->setfit;
-        sf.seed = o->seed;
-        /* Calibration needs texts the encoder has not been tuned on: fold 0 of the head's
-         * calibration folds sits out the fine-tuning (see fit_head). */
-        const char **tune_texts = malloc(n * sizeof *tune_texts);
-        size_t *tune_lens = malloc(n * sizeof *tune_lens), n_tune = 0;
-        int32_t *tune_labels = malloc(n * sizeof *tune_labels);
-        int *fold = malloc(n * sizeof *fold);
-        int rc = !tune_texts || !tune_lens || !tune_labels || !fold ? kn_fail(err, "out of memory") : 0;
-        if (rc == 0 && o->calibration_folds >= 2 &&
-            kn_stratified_folds(labels, n, b->n_classes, o->calibration_folds, o->seed, fold) != 0)
-            rc = kn_fail(err, "out of memory");
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            if (o->calibration_folds < 2 || fold[i] != 0) {
-                tune_texts[n_tune] = texts[i];
-                tune_lens[n_tune] = lens[i];
-                tune_labels[n_tune++] = labels[i];
-            }
-        kn_progress tune;
-        kn_progress_init(&tune, "fine-tuning");
-        double loss = 0;
-        kn_progress_span tune_part = {o->progress, o->progress_ctx, 0.0, 0.8};
-        if (rc == 0)
-            rc = kn_setfit_tune(o->encoder_dir, tune_texts, tune_lens, tune_labels, n_tune, &sf, tuned,
-                                o->progress ? kn_progress_span_update
-                                : o->show_progress ? kn_progress_update
-                                                   : NULL,
-                                o->progress ? (void *)&tune_part : (void *)&tune, &loss, err);
-        free(tune_texts);
-        free(tune_lens);
-        free(tune_labels);
-        free(fold);
-        if (o->show_progress) kn_progress_finish(&tune);
-        if (rc != 0) return -1;
-        json_object_set_new(meta, "setfit", json_pack("{s:s, s:I, s:f, s:i, s:i, s:f, s:i, s:I, s:f}", "loss",
-                                                      kn_setfit_loss_name(sf.loss), "max_steps", (json_int_t)sf.max_steps,
-                                                      "lr", sf.lr, "batch_pairs", sf.batch_pairs, "batch_texts",
-                                                      sf.batch_texts, "tau", sf.tau, "freeze", sf.freeze,
-                                                      "tuned_on", (json_int_t)n_tune, "final_loss", loss));
-        if (!o->quantize && !(b->encoder = kn_encoder_open(tuned, err))) return -1;
+    if (o->method != KN_METHOD_SETFIT && float_encoder && !(b->encoder = kn_encoder_open(b->encoder_dir, err))) return -1;
+    /* SetFit's calibration needs texts the encoder was not tuned on: fold 0 of the head's
+     * calibration folds sits out the fine-tuning, and fit_head fits the temperature on it. */
+    int *held_fold = NULL;
+    if (o->method == KN_METHOD_SETFIT && o->calibration_folds >= 2 &&
+        (!(held_fold = malloc(n * sizeof *held_fold)) ||
+         kn_stratified_folds(labels, n, b->n_classes, o->calibration_folds, o->seed, held_fold) != 0)) {
+        free(held_fold);
+        return kn_fail(err, "out of memory");
     }
-    if (o->quantize && kn_bundle_quantize_encoder(b, o->scratch_dir, err) != 0) return -1;
-    float *emb = malloc(n * (size_t)b->encoder->dim * sizeof *emb);
-    if (!emb) return kn_fail(err, "out of memory for %zu embeddings", n);
-    kn_progress progress;
-    kn_progress_init(&progress, "embedding");
-    kn_progress_span embed_part = {o->progress, o->progress_ctx, o->method == KN_METHOD_SETFIT ? 0.8 : 0.0, 1.0};
-    int rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb,
+    int rc = 0;
+    if (o->method == KN_METHOD_SETFIT) rc = tune_encoder(b, o, texts, lens, labels, n, held_fold, meta, err);
+    if (rc == 0 && o->quantize) rc = kn_bundle_quantize_encoder(b, o->scratch_dir, err);
+    float *emb = rc == 0 ? malloc(n * (size_t)b->encoder->dim * sizeof *emb) : NULL;
+    if (rc == 0 && !emb) rc = kn_fail(err, "out of memory for %zu embeddings", n);
+    if (rc == 0) {
+        kn_progress progress;
+        kn_progress_init(&progress, "embedding");
+        kn_progress_span embed_part = {o->progress, o->progress_ctx, o->method == KN_METHOD_SETFIT ? 0.8 : 0.0, 1.0};
+        rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb,
                               o->progress ? kn_progress_span_update
                               : o->show_progress ? kn_progress_update
                                                  : NULL,
                               o->progress ? (void *)&embed_part : (void *)&progress, err);
-    if (o->show_progress) kn_progress_finish(&progress);
-    if (rc == 0) rc = fit_head(b, o, emb, NULL, b->encoder->dim, labels, n, meta, err);
+        if (o->show_progress) kn_progress_finish(&progress);
+    }
+    if (rc == 0) rc = fit_head(b, o, emb, NULL, b->encoder->dim, labels, n, held_fold, meta, err);
     free(emb);
+    free(held_fold);
     return rc;
 }
 
@@ -171,7 +183,7 @@ static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *cons
     if (!(b->tfidf = kn_tfidf_fit(texts, lens, n, &o->tfidf, err))) return -1;
     kn_csr X;
     if (kn_tfidf_transform(b->tfidf, texts, lens, n, &X, err) != 0) return -1;
-    int rc = fit_head(b, o, NULL, &X, X.n_cols, labels, n, meta, err);
+    int rc = fit_head(b, o, NULL, &X, X.n_cols, labels, n, NULL, meta, err);
     kn_csr_free(&X);
     const kn_tfidf_options *t = &o->tfidf;
     json_object_set_new(meta, "tfidf", json_pack("{s:[i,i], s:[i,i], s:b, s:i}", "word_ngrams", t->word_min_n,
