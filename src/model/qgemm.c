@@ -2,6 +2,7 @@
 #include "model/qgemm.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,12 +77,14 @@ float kn_q8_quantize_channel(const float *w, long stride, int n, int8_t *q, long
     return scale;
 }
 
-void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float *row_scale)
+/* flip = 0x80 writes x + 128 as unsigned bytes (the VNNI kernel's form, padding included)
+ * in the same pass instead of a second one over the rows. */
+static void quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float *row_scale, uint8_t flip)
 {
 #pragma omp parallel for schedule(static) if ((long)M * K >= (1L << 16))
     for (int r = 0; r < M; r++) {
         const float *xr = x + (long)r * K;
-        int8_t *qr = q + (long)r * ldq;
+        uint8_t *qr = (uint8_t *)q + (long)r * ldq;
         /* A plain compare declared a max reduction, not fmaxf: fmaxf's NaN rules keep it a
          * scalar libm call (activations are finite). */
         float amax = 0.0f;
@@ -92,13 +95,20 @@ void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float
         }
         /* |x| * (127 / amax) <= 127 up to rounding of the product, hence the clamp. */
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+#pragma omp simd
         for (int k = 0; k < K; k++) {
             float v = rintf(xr[k] * inv);
-            qr[k] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            qr[k] = (uint8_t)((int)v & 0xff) ^ flip;
         }
-        memset(qr + K, 0, (size_t)(ldq - K));
+        memset(qr + K, flip, (size_t)(ldq - K));
         row_scale[r] = amax > 0.0f ? amax / 127.0f : 1.0f;
     }
+}
+
+void kn_q8_quantize_rows(const float *x, int M, int K, int8_t *q, int ldq, float *row_scale)
+{
+    quantize_rows(x, M, K, q, ldq, row_scale, 0);
 }
 
 /* One int32 sum at a time over the packed layout: the reference the SIMD kernels match. */
@@ -205,22 +215,63 @@ int kn_q8_linear(float *y, const float *x, const kn_q8_matrix *m, const float *b
     return kn_q8_linear_with(y, x, m, b, M, kn_q8_best_kernel());
 }
 
+/* The quantised activations of the calling thread, kept between its calls: a fresh buffer
+ * of a few MiB per layer came from mmap and paid its page faults every time (2 % of an int8
+ * MiniLM forward). It grows to the thread's largest call and is freed when the thread ends. */
+typedef struct {
+    int8_t *q;
+    float *scale;
+    size_t q_bytes, rows;
+} q8_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    q8_scratch *s = p;
+    free(s->q);
+    free(s->scale);
+    free(s);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static q8_scratch *thread_scratch(size_t q_bytes, size_t rows)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    q8_scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (q_bytes > s->q_bytes) {
+        int8_t *p = aligned_alloc(64, (q_bytes + 63) & ~(size_t)63);
+        if (!p) return NULL;
+        free(s->q);
+        s->q = p;
+        s->q_bytes = q_bytes;
+    }
+    if (rows > s->rows) {
+        float *p = malloc(rows * sizeof *p);
+        if (!p) return NULL;
+        free(s->scale);
+        s->scale = p;
+        s->rows = rows;
+    }
+    return s;
+}
+
 int kn_q8_linear_with(float *y, const float *x, const kn_q8_matrix *m, const float *b, int M, kn_q8_kernel kernel)
 {
-    /* Allocated per call: small next to the product itself, and no per-thread state. */
-    int8_t *xq = malloc((size_t)M * m->Kp + 64);
-    float *row_scale = malloc((size_t)M * sizeof *row_scale);
-    if (!xq || !row_scale) {
-        free(xq);
-        free(row_scale);
-        return -1;
-    }
-    kn_q8_quantize_rows(x, M, m->K, xq, m->Kp, row_scale);
+    q8_scratch *s = thread_scratch((size_t)M * m->Kp + 64, (size_t)(M > 0 ? M : 1));
+    if (!s) return -1;
     kn_q8_tile_fn fn = tile_fn(kernel);
-    if (fn == kn_q8_tile_vnni) kn_q8_flip(xq, (size_t)M * m->Kp);
-    kn_q8_out o = {.y = y, .ldy = m->N, .row_scale = row_scale, .bias = b};
-    run_tiles(&o, xq, m, M, fn);
-    free(xq);
-    free(row_scale);
+    quantize_rows(x, M, m->K, s->q, m->Kp, s->scale, fn == kn_q8_tile_vnni ? 0x80 : 0);
+    kn_q8_out o = {.y = y, .ldy = m->N, .row_scale = s->scale, .bias = b};
+    run_tiles(&o, s->q, m, M, fn);
     return 0;
 }
