@@ -395,13 +395,11 @@ static int forward(kn_encoder *enc, const kn_token_seq *seqs, size_t n, float *o
             return kn_fail(err, "out of memory in attention");
         }
         oom |= kn_linear(h, ctx, &L->out, L->out_b, (int)M);
-        kn_add(h, x, M * H);
-        kn_layernorm(x, h, L->ln1_s, L->ln1_b, (int)M, H, m->c.ln_eps);
+        kn_residual_layernorm(x, h, L->ln1_s, L->ln1_b, (int)M, H, m->c.ln_eps);
         oom |= kn_linear(big, x, &L->up, L->up_b, (int)M);
         kn_gelu(big, M * I);
         oom |= kn_linear(h, big, &L->down, L->down_b, (int)M);
-        kn_add(h, x, M * H);
-        kn_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->c.ln_eps);
+        kn_residual_layernorm(x, h, L->ln2_s, L->ln2_b, (int)M, H, m->c.ln_eps);
     }
     free(lengths);
     if (oom) return kn_fail(err, "out of memory for quantised activations");

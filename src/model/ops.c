@@ -301,6 +301,19 @@ void kn_layernorm(float *y, const float *x, const float *scale, const float *bia
     }
 }
 
+void kn_residual_layernorm(float *x, float *h, const float *scale, const float *bias, int M, int D, float eps)
+{
+#pragma omp parallel for schedule(static) if ((long)M * D >= KN_PARALLEL_ELEMS)
+    for (int i = 0; i < M; i++) {
+        float *xi = x + (long)i * D, *hi = h + (long)i * D;
+        for (int j = 0; j < D; j++) hi[j] += xi[j];
+        float mean = sum(hi, D) / (float)D;
+        float var = sum_sq_dev(hi, mean, D) / (float)D;
+        float rstd = 1.0f / sqrtf(var + eps);
+        for (int j = 0; j < D; j++) xi[j] = (hi[j] - mean) * rstd * scale[j] + bias[j];
+    }
+}
+
 void kn_softmax_rows(float *x, int rows, int cols)
 {
     for (int i = 0; i < rows; i++) {

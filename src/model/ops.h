@@ -65,6 +65,9 @@ static inline float kn_load_f32(const void *data, kn_dtype dtype, long i)
 int kn_linear(float *y, const float *x, const kn_matrix *w, const float *b, int M);
 /* y = (x - mean) / sqrt(var + eps) * scale + bias, per row of D. y may equal x. */
 void kn_layernorm(float *y, const float *x, const float *scale, const float *bias, int M, int D, float eps);
+/* Post-LN residual: h += x, then x = layernorm(h), row by row while the row is in cache
+ * (one pass over the batch instead of two). */
+void kn_residual_layernorm(float *x, float *h, const float *scale, const float *bias, int M, int D, float eps);
 void kn_softmax_rows(float *x, int rows, int cols);
 void kn_relu(float *x, long n);
 void kn_add(float *y, const float *x, long n); /* y += x */
