@@ -383,6 +383,50 @@ static inline __attribute__((always_inline)) void value_tile(float *ctx, int D, 
         for (int u = 0; u < nc; u++) *(vfloat *)(ctx + (long)(i0 + r) * D + c0 + u * VW) = acc[r][u];
 }
 
+#if defined(__AVX512F__)
+/* dst row c (16 floats, ldd apart) = column c of the 16 x 16 block at src (lds apart). */
+static void transpose16(float *dst, long ldd, const float *src, long lds)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i++) { /* rows 2i, 2i+1 interleaved within each 128-bit lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i + k], lane L: column 4L + k of rows 4i .. 4i + 3 */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; k++) { /* gather lane L of the four row groups: column 4L + k */
+        __m512 v0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), v1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);
+        __m512 w0 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), w1 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+        _mm512_storeu_ps(dst + (4 * 0 + k) * ldd, _mm512_shuffle_f32x4(v0, w0, 0x88));
+        _mm512_storeu_ps(dst + (4 * 1 + k) * ldd, _mm512_shuffle_f32x4(v1, w1, 0x88));
+        _mm512_storeu_ps(dst + (4 * 2 + k) * ldd, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+        _mm512_storeu_ps(dst + (4 * 3 + k) * ldd, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+    }
+}
+#endif
+
+/* kt[c][j] = k[j][c] for c < hd, j < T, zero for T <= j < Tp: the keys transposed so that a
+ * vector holds one input column of VW keys. Whole 16 x 16 blocks go through registers
+ * (element by element the strided reads took a third of the attention time). */
+static void transpose_keys(float *kt, int Tp, const float *k, int ld, int T, int hd)
+{
+    int j_done = 0, c_done = 0;
+#if defined(__AVX512F__)
+    j_done = T / 16 * 16, c_done = hd / 16 * 16;
+    for (int j0 = 0; j0 < j_done; j0 += 16)
+        for (int c0 = 0; c0 < c_done; c0 += 16) transpose16(kt + (long)c0 * Tp + j0, Tp, k + (long)j0 * ld + c0, ld);
+#endif
+    for (int c = 0; c < hd; c++) {
+        for (int j = c < c_done ? j_done : 0; j < T; j++) kt[(long)c * Tp + j] = k[(long)j * ld + c];
+        for (int j = T; j < Tp; j++) kt[(long)c * Tp + j] = 0.0f;
+    }
+}
+
 /* One head of one sequence, T <= KN_SMALL_M, in register-blocked tiles: query rows against
  * blocks of keys (K transposed and zero-padded to Tp columns), then rows of probabilities
  * against blocks of value columns. BLAS calls this small cost more in dispatch than in
@@ -392,10 +436,7 @@ static void attention_head(float *ctx, const float *qkv, int T, int D, int hd, i
     int ld = 3 * D, Tp = (T + VW - 1) / VW * VW;
     float *scores = scratch, *kt = scratch + (long)T * Tp;
     const float *q = qkv + h * hd, *v = qkv + 2 * D + h * hd;
-    for (int c = 0; c < hd; c++) {
-        for (int j = 0; j < T; j++) kt[(long)c * Tp + j] = qkv[(long)j * ld + D + h * hd + c];
-        for (int j = T; j < Tp; j++) kt[(long)c * Tp + j] = 0.0f;
-    }
+    transpose_keys(kt, Tp, qkv + D + h * hd, ld, T, hd);
     for (int i0 = 0; i0 < T; i0 += QR) {
         int rows = T - i0 < QR ? T - i0 : QR;
         for (int j0 = 0; j0 < Tp; j0 += KB * VW) {
