@@ -2,7 +2,9 @@
  * (tools/learn/logreg_reference.py): probabilities on training and held-out points within
  * 1e-4 for C in {1, 100}, with and without balanced class weights; then fit time at SetFit
  * size, determinism, errors, and temperature scaling (T > 1 where the head is over-confident,
- * T close to 1 where the model is well specified).
+ * T close to 1 where the model is well specified), and the held-out temperature of SetFit
+ * heads (both of its rules: one head, parts of a small held-out fold) against the same
+ * computed from scikit-learn heads.
  * Reference data: $KANAVA_LOGREG_REF (tools/learn/check_logreg.sh generates all datasets,
  * including the 77-class one), else the committed tests/fixtures/logreg (the small ones). */
 #include "test_util.h"
@@ -331,6 +333,63 @@ static void test_calibration_with_tiny_classes(void **state)
     kn_logreg_free(&m);
 }
 
+/* kn_logreg_holdout_temperature against tools/learn/logreg_reference.py's holdout_reference
+ * (sklearn newton-cg heads, scipy's bounded minimiser): T within 1e-3 relative; the heads
+ * agree to ~1e-5 in probability, the minimisers to far less than that. */
+static void test_holdout_temperature_matches_reference(void **state)
+{
+    (void)state;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/index.json", reference_dir());
+    json_t *index = json_load_file(path, 0, NULL);
+    if (!index) fail_msg("cannot read %s", path);
+    json_t *jname, *c;
+    size_t di, ci, checked = 0, parts = 0;
+    json_array_foreach(json_object_get(index, "datasets"), di, jname) {
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s/%s", reference_dir(), json_string_value(jname));
+        snprintf(path, sizeof path, "%s/meta.json", dir);
+        json_t *meta = json_load_file(path, 0, NULL);
+        snprintf(path, sizeof path, "%s/holdout.json", dir);
+        json_t *ref = json_load_file(path, 0, NULL);
+        if (!meta || !ref) fail_msg("cannot read %s or its meta.json", path);
+        size_t n = json_integer_value(json_object_get(meta, "n"));
+        int dim = (int)json_integer_value(json_object_get(meta, "dim"));
+        int K = (int)json_integer_value(json_object_get(meta, "n_classes"));
+        float *X = test_read_exact(dir, "X.f32", n * dim * sizeof(float));
+        int32_t *y = test_read_exact(dir, "y.i32", n * sizeof(int32_t));
+        int *fold = malloc(n * sizeof *fold);
+        json_array_foreach(json_object_get(ref, "cases"), ci, c) {
+            int32_t *fold32 = test_read_exact(dir, json_string_value(json_object_get(c, "fold_file")),
+                                              n * sizeof(int32_t));
+            for (size_t i = 0; i < n; i++) fold[i] = fold32[i];
+            kn_logreg_options opt;
+            kn_logreg_default_options(&opt);
+            opt.C = json_number_value(json_object_get(c, "C"));
+            int folds = (int)json_integer_value(json_object_get(c, "folds"));
+            double want = json_number_value(json_object_get(c, "temperature"));
+            const char *mode = json_string_value(json_object_get(c, "mode"));
+            float T = 0;
+            kn_error err;
+            if (kn_logreg_holdout_temperature(X, dim, y, n, K, &opt, folds, fold, &T, NULL, NULL, &err) != 0)
+                fail_msg("%s: %s", dir, err.msg);
+            printf("held-out temperature %-9s %-8s (%3d rows held out): %.6f, reference %.6f\n",
+                   json_string_value(jname), mode, (int)json_integer_value(json_object_get(c, "held_out")), T, want);
+            if (fabs(T - want) > 1e-3 * want) fail_msg("%s: held-out temperature %.6f, reference %.6f", dir, T, want);
+            checked++;
+            parts += strcmp(mode, "parts") == 0;
+            free(fold32);
+        }
+        free(X);
+        free(y);
+        free(fold);
+        json_decref(meta);
+        json_decref(ref);
+    }
+    json_decref(index);
+    assert_true(checked >= 2 && parts >= 1 && parts < checked); /* both rules checked */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_calibration_softens_an_overconfident_head),
         cmocka_unit_test(test_calibration_keeps_a_well_specified_head),
         cmocka_unit_test(test_calibration_with_tiny_classes),
+        cmocka_unit_test(test_holdout_temperature_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,7 +186,22 @@ int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, siz
                                   double *nll_before, double *nll_after, kn_error *err)
 {
     if (n_classes < 2 || dim <= 0 || !fold) return kn_fail(err, "calibration: needs 2 classes, some features and the folds");
-    return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, 0, fold, temperature, nll_before, nll_after, err);
+    size_t held = 0;
+    for (size_t i = 0; i < n; i++) held += fold[i] == 0;
+    if (held >= 5 * (size_t)n_classes)
+        return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, 0, fold, temperature, nll_before, nll_after,
+                         err);
+    /* One head fitted without the whole of a small fold 0 came out sharper than the final
+     * head fitted with it, and its temperature too low: Banking77 with 5 texts per topic,
+     * fitted T 0.56-0.75 against 0.71-0.74 best on the test set, ECE 0.050 over 5 draws;
+     * with the parts, 0.035. Rows outside fold 0 (-2) always train. */
+    int *part = malloc(n * sizeof *part);
+    if (!part) return kn_fail(err, "calibration: out of memory for %zu examples", n);
+    size_t next = 0;
+    for (size_t i = 0; i < n; i++) part[i] = fold[i] == 0 ? (int)(next++ % (size_t)folds) : -2;
+    int rc = calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 0, 0, part, temperature, nll_before, nll_after, err);
+    free(part);
+    return rc;
 }
 
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,

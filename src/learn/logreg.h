@@ -55,9 +55,12 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
  * so folds stay balanced. Returns -1 if out of memory. */
 int kn_stratified_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold);
 
-/* The temperature from fold 0 of the given assignment (kn_stratified_folds) held out: a
- * head fitted on the other rows, T fitted to fold 0's logits. For features of fold 0 made
- * without its rows (a SetFit encoder tuned on the others). */
+/* The temperature from fold 0 of the given assignment (kn_stratified_folds) held out, T
+ * fitted to fold 0's logits. For features of fold 0 made without its rows (a SetFit encoder
+ * tuned on the others). Each fold-0 row's logits come from a head fitted on every other
+ * row, fold 0's others included, as the final head is: while fold 0 averages fewer than 5
+ * rows per class it is split into `folds` parts with one head each; larger, one head
+ * without all of fold 0 is close enough and `folds` times cheaper. */
 int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
                                   const kn_logreg_options *opt, int folds, const int *fold, float *temperature,
                                   double *nll_before, double *nll_after, kn_error *err);

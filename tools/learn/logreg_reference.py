@@ -14,7 +14,21 @@ in {1, 100}, with and without class_weight='balanced', and writes per dataset OU
     <tag>.coef.f32 <tag>.intercept.f32     coef_ [n_classes, dim], intercept_
     <tag>.lbfgs_proba.f32 <tag>.lbfgs_proba_test.f32   the same from solver='lbfgs'
 
-and OUT_DIR/index.json listing the datasets.
+and OUT_DIR/index.json listing the datasets. Each dataset also gets the reference for the
+held-out temperature a SetFit head is calibrated with (kn_logreg_holdout_temperature):
+
+    holdout.json      cases: each a fold file, C, folds, mode ("one head" or "parts") and the
+                      temperature; holdout.<every>.fold.i32 holds fold 0 = every <every>-th row
+                      of each class in row order (5: a small fold 0, 2: a large one). Not for
+                      a dataset whose held-out rows are all classified with wide margins: its
+                      NLL is flat towards T = 0 and any small T is optimal
+                      (C = 1: at C = 100 these near-separable sets leave the logits' scale,
+                      which T compensates, resting on digits the solvers do not agree on)
+
+computed here from the documented rule: while fold 0 has fewer than 5 rows per class its
+rows are dealt round-robin (row order) into `folds` parts and each part's logits come from a
+head fitted on every other row; otherwise one head fitted on the rows outside fold 0. T
+minimises the held-out negative log-likelihood of softmax(logits / T) (scipy, bounded).
 
 Why two solvers: the reference is solver='newton-cg' (tol=1e-8, max_iter=100), which reaches
 the optimum: the gradient of C * sum_i w_i CE_i + 0.5 ||W||^2 (written here independently of
@@ -120,6 +134,43 @@ def gradient_norm(X, y, C, balanced, clf):
     return np.linalg.norm(objective(theta, X, np.eye(k)[y], sw, C)[1])
 
 
+def holdout_reference(X, y, every, C=1.0, folds=5):
+    """The held-out temperature rule of kn_logreg_holdout_temperature, from sklearn heads."""
+    k = int(y.max() + 1)
+    rank = np.zeros(len(y), dtype=np.int64)
+    seen = np.zeros(k, dtype=np.int64)
+    for i, c in enumerate(y):
+        rank[i] = seen[c]
+        seen[c] += 1
+    fold = np.where(rank % every == 0, 0, 1 + rank % (folds - 1)).astype(np.int32)
+    held = np.where(fold == 0)[0]
+    Z = np.zeros((len(held), k))
+    if len(held) >= 5 * k:
+        mode = "one head"
+        clf = sklearn_fit(X[fold != 0], y[fold != 0], C, False, "newton-cg")
+        Z[:] = clf.decision_function(X[held])
+    else:
+        mode = "parts"
+        for p in range(folds):
+            rows = held[p::folds]
+            if len(rows) == 0:
+                continue
+            train = np.ones(len(y), bool)
+            train[rows] = False
+            clf = sklearn_fit(X[train], y[train], C, False, "newton-cg")
+            Z[p::folds] = clf.decision_function(X[rows])
+    yh = y[held]
+
+    def nll(log_t):
+        P = softmax(Z / np.exp(log_t))
+        return -np.mean(np.log(P[np.arange(len(yh)), yh]))
+
+    res = optimize.minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded",
+                                   options={"xatol": 1e-10})
+    return fold, {"fold_file": "holdout.%d.fold.i32" % every, "C": C, "folds": folds, "mode": mode,
+                  "held_out": int(len(held)), "temperature": float(np.exp(res.x))}
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: logreg_reference.py OUT_DIR [--datasets a,b,c]")
@@ -162,6 +213,15 @@ def main():
             clf.intercept_.astype(np.float32).tofile(os.path.join(d, tag + ".intercept.f32"))
             fits.append({"C": C, "balanced": balanced, "tag": tag,
                          "reference_gradient_norm": grad, "lbfgs_max_diff": gap_lbfgs})
+        cases = []
+        for every in (5, 2) if name != "separated" else ():
+            fold, case = holdout_reference(X64, y, every)
+            fold.tofile(os.path.join(d, case["fold_file"]))
+            cases.append(case)
+            print("%-9s held-out temperature (%s, %d rows): %.6f" % (name, case["mode"], case["held_out"],
+                                                                      case["temperature"]))
+        with open(os.path.join(d, "holdout.json"), "w") as f:
+            json.dump({"cases": cases}, f, indent=1)
         meta = {"name": name, "n": int(X.shape[0]), "dim": int(X.shape[1]),
                 "n_classes": int(y.max() + 1), "n_test": int(Xt.shape[0]), "fits": fits}
         with open(os.path.join(d, "meta.json"), "w") as f:
