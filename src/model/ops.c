@@ -288,17 +288,18 @@ static inline float sum_sq_dev(const float *a, float mean, int n)
  * left serial they made the second core wait at each layer (int8 MiniLM, 2 threads). */
 #define KN_PARALLEL_ELEMS (1L << 15)
 
+static inline void layernorm_row(float *yi, const float *xi, const float *scale, const float *bias, int D, float eps)
+{
+    float mean = sum(xi, D) / (float)D;
+    float var = sum_sq_dev(xi, mean, D) / (float)D;
+    float rstd = 1.0f / sqrtf(var + eps);
+    for (int j = 0; j < D; j++) yi[j] = (xi[j] - mean) * rstd * scale[j] + bias[j];
+}
+
 void kn_layernorm(float *y, const float *x, const float *scale, const float *bias, int M, int D, float eps)
 {
 #pragma omp parallel for schedule(static) if ((long)M * D >= KN_PARALLEL_ELEMS)
-    for (int i = 0; i < M; i++) {
-        const float *xi = x + (long)i * D;
-        float *yi = y + (long)i * D;
-        float mean = sum(xi, D) / (float)D;
-        float var = sum_sq_dev(xi, mean, D) / (float)D;
-        float rstd = 1.0f / sqrtf(var + eps);
-        for (int j = 0; j < D; j++) yi[j] = (xi[j] - mean) * rstd * scale[j] + bias[j];
-    }
+    for (int i = 0; i < M; i++) layernorm_row(y + (long)i * D, x + (long)i * D, scale, bias, D, eps);
 }
 
 void kn_residual_layernorm(float *x, float *h, const float *scale, const float *bias, int M, int D, float eps)
@@ -307,10 +308,7 @@ void kn_residual_layernorm(float *x, float *h, const float *scale, const float *
     for (int i = 0; i < M; i++) {
         float *xi = x + (long)i * D, *hi = h + (long)i * D;
         for (int j = 0; j < D; j++) hi[j] += xi[j];
-        float mean = sum(hi, D) / (float)D;
-        float var = sum_sq_dev(hi, mean, D) / (float)D;
-        float rstd = 1.0f / sqrtf(var + eps);
-        for (int j = 0; j < D; j++) xi[j] = (hi[j] - mean) * rstd * scale[j] + bias[j];
+        layernorm_row(xi, hi, scale, bias, D, eps);
     }
 }
 
