@@ -12,6 +12,13 @@
 #include "model/use_lite.h"
 #include "util/fs.h"
 
+kn_model_family kn_model_family_of(const json_t *cfg)
+{
+    const char *family = json_string_value(json_object_get(cfg, "family"));
+    if (family) return strcmp(family, "use-lite") == 0 ? KN_FAMILY_USE_LITE : KN_FAMILY_UNKNOWN;
+    return json_object_get(cfg, "model_type") ? KN_FAMILY_HF : KN_FAMILY_UNKNOWN;
+}
+
 kn_encoder *kn_encoder_open(const char *dir, kn_error *err)
 {
     char path[4096];
@@ -24,12 +31,11 @@ kn_encoder *kn_encoder_open(const char *dir, kn_error *err)
     }
     const char *family = json_string_value(json_object_get(cfg, "family"));
     kn_encoder *enc = NULL;
-    if (family && strcmp(family, "use-lite") == 0)
-        enc = kn_use_lite_open(dir, cfg, err);
-    else if (!family && json_object_get(cfg, "model_type")) /* a Hugging Face directory */
-        enc = kn_hf_bert_open(dir, cfg, err);
-    else
-        kn_fail(err, "%s: unsupported model family '%s'", path, family ? family : "(none)");
+    switch (kn_model_family_of(cfg)) {
+    case KN_FAMILY_USE_LITE: enc = kn_use_lite_open(dir, cfg, err); break;
+    case KN_FAMILY_HF: enc = kn_hf_bert_open(dir, cfg, err); break;
+    default: kn_fail(err, "%s: unsupported model family '%s'", path, family ? family : "(none)");
+    }
     json_decref(cfg);
     return enc;
 }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "model/encoder.h"
 #include "model/quantize.h"
 #include "util/fs.h"
 
@@ -18,12 +19,14 @@ kn_trainable *kn_trainable_open(const char *dir, kn_error *err)
     json_error_t jerr;
     json_t *cfg = json_load_file(path, 0, &jerr);
     if (!cfg) { kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text); return NULL; }
-    const char *family = json_string_value(json_object_get(cfg, "family"));
-    int use_lite = family && strcmp(family, "use-lite") == 0, hf = !family && json_object_get(cfg, "model_type");
-    if (!use_lite && !hf) kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, family ? family : "(none)");
+    kn_model_family family = kn_model_family_of(cfg);
+    if (family == KN_FAMILY_UNKNOWN) {
+        const char *name = json_string_value(json_object_get(cfg, "family"));
+        kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, name ? name : "(none)");
+    }
     json_decref(cfg);
-    if (use_lite) return kn_use_trainable_open(dir, err);
-    return hf ? kn_bert_trainable_open(dir, err) : NULL;
+    if (family == KN_FAMILY_USE_LITE) return kn_use_trainable_open(dir, err);
+    return family == KN_FAMILY_HF ? kn_bert_trainable_open(dir, err) : NULL;
 }
 
 void kn_trainable_close(kn_trainable *t)
