@@ -36,14 +36,8 @@ rm -rf "$USE_Q8" "$HF_Q8"
 build/kanava model quantize "$USE_F32" --out "$USE_Q8" >&2
 build/kanava model quantize "$HF_F32" --out "$HF_Q8" >&2
 
-wait_s=${KANAVA_BENCH_WAIT:-1200} waited=0
-while awk '{exit !($1 >= 1.0)}' /proc/loadavg && [ "$waited" -lt "$wait_s" ]; do
-    [ "$waited" -eq 0 ] && echo "waiting for a quiet machine (load $(cut -d' ' -f1 /proc/loadavg))..." >&2
-    sleep 30
-    waited=$((waited + 30))
-done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before the run:" \
-     "$(cut -d' ' -f1-3 /proc/loadavg) after waiting ${waited}s" | tee "$OUT/machine.txt" >&2
+. bench/quiet_machine.sh
+wait_for_quiet_machine "$OUT/machine.txt"
 echo "int8 kernel: $(grep -o -m1 'avx512_vnni' /proc/cpuinfo || echo 'no VNNI')" \
      "(KANAVA_INT8_KERNEL=${KANAVA_INT8_KERNEL:-auto})" | tee -a "$OUT/machine.txt" >&2
 

@@ -28,14 +28,8 @@ MODEL="$KANAVA_MODELS/use-lite"
 OUT=build/bench-train-step
 mkdir -p "$OUT"
 
-wait_s=${KANAVA_BENCH_WAIT:-1200} waited=0
-while awk '{exit !($1 >= 1.0)}' /proc/loadavg && [ "$waited" -lt "$wait_s" ]; do
-    [ "$waited" -eq 0 ] && echo "waiting for a quiet machine (load $(cut -d' ' -f1 /proc/loadavg))..." >&2
-    sleep 30
-    waited=$((waited + 30))
-done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before the run:" \
-     "$(cut -d' ' -f1-3 /proc/loadavg) after waiting ${waited}s" | tee "$OUT/machine.txt" >&2
+. bench/quiet_machine.sh
+wait_for_quiet_machine "$OUT/machine.txt"
 
 : >"$OUT/results.jsonl"
 ARGS=(--model "$MODEL" --data "$CSV" --pairs "$PAIRS" --steps "$STEPS")

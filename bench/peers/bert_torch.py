@@ -39,41 +39,23 @@ import resource
 import sys
 import time
 
+from torch_embed import loaded_libs, openblas_info  # the BLAS probes every torch peer shares
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def mapped_libs(words):
-    found = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and parts[5].startswith("/"):
-                base = os.path.basename(parts[5]).lower()
-                if any(w in base for w in words):
-                    real = os.path.realpath(parts[5])
-                    if real not in found:
-                        found.append(real)
-    return found
-
-
 def describe_blas():
     """(short name, detail lines) of the BLAS mapped into this process."""
-    import ctypes
-    libs = mapped_libs(("blas", "mkl", "blis"))
+    libs = loaded_libs(("blas", "mkl_rt", "libmkl", "blis"))
     detail = ["BLAS libraries mapped: %s" % (", ".join(libs) or "none")]
-    for lib in libs:
-        try:
-            h = ctypes.CDLL(lib)
-            h.openblas_get_config.restype = ctypes.c_char_p
-            cfg = h.openblas_get_config().decode().strip()
-            detail.append("OpenBLAS config: %s; %d threads" % (cfg, h.openblas_get_num_threads()))
-            words = cfg.split()  # e.g. "OpenBLAS 0.3.21 USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
-            flavour = "openmp" if "openmp" in lib else ("pthread" if "pthread" in lib else "")
-            core = [w for w in words[2:] if w.isalpha() and w[0].isupper() and w not in ("DYNAMIC_ARCH",)]
-            return " ".join(words[:2] + ([flavour] if flavour else []) + core[-1:]), detail
-        except (OSError, AttributeError):
-            continue
+    cfg, threads, lib = openblas_info(libs)
+    if cfg is not None:
+        detail.append("OpenBLAS config: %s; %d threads" % (cfg, threads))
+        words = cfg.split()  # e.g. "OpenBLAS 0.3.21 USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
+        flavour = "openmp" if "openmp" in lib else ("pthread" if "pthread" in lib else "")
+        core = [w for w in words[2:] if w.isalpha() and w[0].isupper() and w not in ("DYNAMIC_ARCH",)]
+        return " ".join(words[:2] + ([flavour] if flavour else []) + core[-1:]), detail
     if libs:
         return os.path.basename(libs[0]), detail
     return "none mapped (torch BLAS_INFO from its build config)", detail

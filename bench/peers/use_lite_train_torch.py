@@ -22,12 +22,13 @@ openblas_get_config), then one JSON line with the same keys as bench_train_step.
 
 import argparse
 import csv
-import ctypes
 import json
 import math
 import os
 import resource
 import sys
+
+from torch_embed import loaded_libs, openblas_info  # the BLAS probes every torch peer shares
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,41 +43,22 @@ def read_rows(path):
     return [r[ct] for r in rows[1:]], [r[cc] for r in rows[1:]]
 
 
-def mapped_libs(patterns):
-    found = []
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and parts[5].startswith("/"):
-                name = os.path.basename(parts[5]).lower()
-                if any(p in name for p in patterns):
-                    real = os.path.realpath(parts[5])
-                    if real not in found:
-                        found.append(real)
-    return found
-
-
 def describe_blas(torch):
     """Short name of the BLAS torch calls, after printing the evidence."""
-    libs = mapped_libs(("blas", "mkl", "blis"))
+    libs = loaded_libs(("blas", "mkl_rt", "libmkl", "blis"))
     info = [item.strip() for line in torch.__config__.show().splitlines() if "BLAS_INFO=" in line
             for item in line.split(":", 1)[1].split(",")
             if item.strip().startswith(("BLAS_INFO=", "USE_MKLDNN=", "USE_OPENMP="))]
     print("torch %s: %s; intra-op threads %d (OMP_WAIT_POLICY=%s); BLAS libraries mapped: %s"
           % (torch.__version__, ", ".join(info), torch.get_num_threads(), os.environ.get("OMP_WAIT_POLICY"),
              ", ".join(libs) or "none"))
-    for lib in libs:
-        try:
-            h = ctypes.CDLL(lib)
-            h.openblas_get_config.restype = ctypes.c_char_p
-            cfg = h.openblas_get_config().decode().strip()
-            print("OpenBLAS: %s, %d threads (%s)" % (cfg, h.openblas_get_num_threads(), lib))
-            words = cfg.split()  # e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
-            kind = "pthread" if "pthread" in lib else ("openmp" if "openmp" in lib else "")
-            return " ".join(words[:2] + ([kind] if kind else []) + words[-2:-1])
-        except (OSError, AttributeError):
-            continue
-    return "unknown (libs: %s)" % (", ".join(libs) or "none")
+    cfg, threads, lib = openblas_info(libs)
+    if cfg is None:
+        return "unknown (libs: %s)" % (", ".join(libs) or "none")
+    print("OpenBLAS: %s, %d threads (%s)" % (cfg, threads, lib))
+    words = cfg.split()  # e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
+    kind = "pthread" if "pthread" in lib else ("openmp" if "openmp" in lib else "")
+    return " ".join(words[:2] + ([kind] if kind else []) + words[-2:-1])
 
 
 def pct(sorted_vals, p):

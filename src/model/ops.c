@@ -284,10 +284,6 @@ static inline float sum_sq_dev(const float *a, float mean, int n)
     return s;
 }
 
-/* Element-wise passes over a whole batch run on every thread once they are this large:
- * left serial they made the second core wait at each layer (int8 MiniLM, 2 threads). */
-#define KN_PARALLEL_ELEMS (1L << 15)
-
 static inline void layernorm_row(float *yi, const float *xi, const float *scale, const float *bias, int D, float eps)
 {
     float mean = sum(xi, D) / (float)D;

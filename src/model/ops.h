@@ -5,6 +5,11 @@
 
 #include <stdint.h>
 
+/* Element-wise passes over a whole batch (add, layer norm, GELU) run on every thread once
+ * they are this large: left serial they made the second core wait at each layer (int8
+ * MiniLM, 2 threads). */
+#define KN_PARALLEL_ELEMS (1L << 15)
+
 /* Up to this many rows, linear layers use Kanava's own kernel instead of OpenBLAS sgemm. */
 #ifndef KN_SMALL_M
 #define KN_SMALL_M 128

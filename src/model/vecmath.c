@@ -9,7 +9,7 @@
 
 void kn_gelu(float *x, long n)
 {
-#pragma omp parallel for simd schedule(static) if (n >= (1L << 15))
+#pragma omp parallel for simd schedule(static) if (n >= KN_PARALLEL_ELEMS)
     for (long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
