@@ -166,6 +166,15 @@ TMPDIR="$TMP/scratch" "$BIN" train --method setfit --max-steps 20 --data "$DEMO"
 check "train --method setfit writes a bundle with the tuned encoder" grep -q '"final_loss"' "$TMP/sf/bundle.json"
 check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
 check "no temporary encoder left behind" [ -z "$(ls -A "$TMP/scratch")" ]
+# A few texts per topic: the final encoder is tuned on all of them, the temperature comes from
+# a separate fine-tune that held a fifth out (and whose encoder is gone, checked just above).
+check "few-shot setfit tunes on every text and calibrates on a separate fine-tune" /usr/bin/python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1]))['training']
+assert m['setfit']['tuned_on'] == m['rows'], m
+assert m['head']['calibration'] == 'held-out fold of a separate fine-tune', m['head']
+assert 0.05 < m['head']['temperature'] < 20, m['head']
+" "$TMP/sf/bundle.json"
 check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify --model "$TMP/sf" "Can my daughter get her own debit card?")"
 # supcon options: token drop and the cosine loss both give bundles; bad values are refused by name.
 "$BIN" train --method setfit --max-steps 5 --token-drop 0.3 --data "$DEMO" --label-column topic --out "$TMP/sf_drop" 2>/dev/null
