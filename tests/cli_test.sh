@@ -164,7 +164,36 @@ check "nothing half-written when training fails" [ ! -e "$TMP/b3" -a ! -e "$TMP/
 mkdir -p "$TMP/scratch"
 TMPDIR="$TMP/scratch" "$BIN" train --method setfit --max-steps 20 --data "$DEMO" --label-column topic --out "$TMP/sf" 2>"$TMP/sf.log"
 check "train --method setfit writes a bundle with the tuned encoder" grep -q '"final_loss"' "$TMP/sf/bundle.json"
-check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
+check "the tuned encoder differs from the base one" [ "$(cmp -s "$TMP/sf/encoder/tuned/model.safetensors" "$M/use-lite/model.safetensors"; echo $?)" = 1 ]
+# The bundle keeps the untuned base beside the tuned encoder (model/concat_encoder.h): a copy,
+# not a link, and the installed base is untouched by training and by removing scratch files.
+check "the setfit bundle keeps a copy of the base beside the tuned encoder" sh -c "
+    jq -e '.family == \"concat\" and .parts[0].dir == \"tuned\" and .parts[1].dir == \"base\" and .parts[1].weight == 0.5' \
+        '$TMP/sf/encoder/config.json' >/dev/null &&
+    [ ! -L '$TMP/sf/encoder/base' ] && cmp -s '$TMP/sf/encoder/base/model.safetensors' '$M/use-lite/model.safetensors'"
+check "the installed base model is intact" [ -f "$M/use-lite/model.safetensors" -a -f "$M/use-lite/config.json" ]
+# Its vectors are the tuned encoder's beside half the base's, each embedded on its own.
+texts="$TMP/concat_texts.txt"
+printf '%s\n' "How do I order a new card?" "Korttini on kadonnut" "refund please" > "$texts"
+"$BIN" embed --model "$TMP/sf/encoder" --format npy --output "$TMP/cat.npy" "$texts" 2>/dev/null
+"$BIN" embed --model "$TMP/sf/encoder/tuned" --format npy --output "$TMP/cat_tuned.npy" "$texts" 2>/dev/null
+"$BIN" embed --model "$M/use-lite" --format npy --output "$TMP/cat_base.npy" "$texts" 2>/dev/null
+check "the bundle's vectors are [tuned, 0.5 x base], each part embedded alone" /usr/bin/python3 -c "
+import numpy as np, sys
+c, t, b = (np.load(sys.argv[i]) for i in (1, 2, 3))
+assert c.shape == (3, t.shape[1] + b.shape[1]), c.shape
+assert np.abs(c - np.hstack([t, 0.5 * b])).max() < 1e-6
+assert np.abs(t - b).max() > 1e-3  # the parts differ: the tuned one was tuned
+" "$TMP/cat.npy" "$TMP/cat_tuned.npy" "$TMP/cat_base.npy"
+"$BIN" train --method setfit --max-steps 5 --base-weight 0 --data "$DEMO" --label-column topic --out "$TMP/sf_alone" 2>/dev/null
+check "--base-weight 0 keeps the tuned encoder alone" jq -e '.family == "use-lite"' "$TMP/sf_alone/encoder/config.json"
+out=$("$BIN" train --method setfit --max-steps 5 --base "$TMP/sf/encoder" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
+check "fine-tuning a tuned-beside-base encoder is refused, naming its tuned part" grep -q "fine-tune its first part, .*sf/encoder/tuned" <<<"$out"
+"$BIN" model quantize "$TMP/sf" --out "$TMP/sf_q8" 2>/dev/null
+check "model quantize turns both parts to int8" sh -c "jq -e '.quantization.weights == \"int8\"' '$TMP/sf_q8/encoder/config.json' &&
+    jq -e '.quantization.weights == \"int8\"' '$TMP/sf_q8/encoder/tuned/config.json' &&
+    jq -e '.quantization.weights == \"int8\"' '$TMP/sf_q8/encoder/base/config.json'" >/dev/null
+check "the int8 setfit bundle classifies" grep -q "^card_order" <<<"$("$BIN" classify --model "$TMP/sf_q8" "How do I order a new card?")"
 check "no temporary encoder left behind" [ -z "$(ls -A "$TMP/scratch")" ]
 # A few texts per topic: the final encoder is tuned on all of them, the temperature comes from
 # a separate fine-tune that held a fifth out (and whose encoder is gone, checked just above).
@@ -181,7 +210,7 @@ check "a setfit bundle classifies" grep -q "^child_card" <<<"$("$BIN" classify -
 check "setfit --token-drop trains a bundle" grep -q '"final_loss"' "$TMP/sf_drop/bundle.json"
 "$BIN" train --method setfit --max-steps 5 --loss cosine --data "$DEMO" --label-column topic --out "$TMP/sf_cos" 2>/dev/null
 check "setfit --loss cosine trains a bundle" grep -q '"loss": *"cosine"' "$TMP/sf_cos/bundle.json"
-for bad in "--token-drop 1" "--tau 0" "--loss triplet" "--per-topic 1" "--freeze -1"; do
+for bad in "--base-weight -1" "--token-drop 1" "--tau 0" "--loss triplet" "--per-topic 1" "--freeze -1"; do
     out=$("$BIN" train --method setfit $bad --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
     check "setfit $bad is a usage error naming the option" sh -c "[ $rc = 2 ] && grep -q -- '${bad%% *}' <<EOF
 $out
@@ -201,7 +230,7 @@ a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
 print("\n".join(sorted(k for k in a if k in b and a[k] == b[k])))
 PY
 }
-same=$(same_tensors "$TMP/sf_frozen/encoder/model.safetensors" "$M/use-lite/model.safetensors")
+same=$(same_tensors "$TMP/sf_frozen/encoder/tuned/model.safetensors" "$M/use-lite/model.safetensors")
 check "setfit --freeze 1 leaves the embedding table as it was" grep -qx "embed.weight" <<<"$same"
 check "  and tunes the layers above it" sh -c '! grep -q "^l1\.\|^proj\." <<EOF
 '"$same"'
@@ -209,7 +238,7 @@ EOF'
 if [ -n "${KANAVA_HF_TINY:-}" ]; then
     "$BIN" train --method setfit --max-steps 10 --base "$H" --data "$DEMO" --label-column topic --out "$TMP/sf2" 2>/dev/null
     check "setfit fine-tunes a BERT-family encoder" grep -q '"final_loss"' "$TMP/sf2/bundle.json"
-    check "its tuned encoder differs from the base" [ "$(cmp -s "$TMP/sf2/encoder/model.safetensors" "$H/model.safetensors"; echo $?)" = 1 ]
+    check "its tuned encoder differs from the base" [ "$(cmp -s "$TMP/sf2/encoder/tuned/model.safetensors" "$H/model.safetensors"; echo $?)" = 1 ]
 fi
 
 # --- the lexical methods: tfidf and bm25 bundles, Finnish, option errors

@@ -7,6 +7,7 @@
 #  - PyTorch (tools/hf/bert_reference.py, float64) on the exported directory, with ids from
 #    the independent WordPiece reference (tools/hf/wordpiece_ref.py), equals `kanava embed`
 #    of the bundle's encoder within 1e-5, and so does `kanava embed` of the export;
+#  - a SetFit bundle exports its tuned encoder (not the base kept beside it), checked the same way;
 #  - a missing directory, a use-lite bundle, a quantised bundle, a bundle without an encoder
 #    and an existing --out fail with a message naming the problem, leaving nothing behind.
 # Needs KANAVA_MODELS with use-lite (tests/run.sh); uses $KANAVA_HF_TINY when set, else
@@ -91,6 +92,22 @@ for base in bert_wp_f16_mean_norm bert_wp_pfx_f16_max_norm; do
     fi
     sed 's/^/      /' "$TMP/compare.log"
 done
+
+# A SetFit bundle's encoder is the tuned one beside its base (model/concat_encoder.h): the
+# export is the tuned part, checked against PyTorch as above.
+base=bert_wp_f16_mean_norm B="$TMP/setfit.bundle" X="$TMP/setfit.export"
+check "train --method setfit --base $base" quiet "$BIN" train --method setfit --max-steps 3 --base "$TINY/$base" \
+    --data "$DATA" --label-column topic --out "$B"
+check "export-hf of the setfit bundle succeeds" quiet "$BIN" model export-hf "$B" --out "$X"
+"$BIN" embed --model "$B/encoder/tuned" --column text --format jsonl "$DATA" >"$TMP/setfit.bundle.jsonl" 2>/dev/null
+"$BIN" embed --model "$X" --column text --format jsonl "$DATA" >"$TMP/setfit.export.jsonl" 2>/dev/null
+if ROOT="$ROOT" "$PY" "$TMP/compare.py" "$X" "$B/encoder/tuned" "$DATA" "$TMP/setfit.bundle.jsonl" \
+    "$TMP/setfit.export.jsonl" >"$TMP/compare.log" 2>&1; then
+    ok "setfit export is the tuned part: same tensors in F32; torch on it equals kanava embed (1e-5)"
+else
+    bad "setfit export is the tuned part: same tensors in F32; torch on it equals kanava embed (1e-5)"
+fi
+sed 's/^/      /' "$TMP/compare.log"
 
 # --- bad inputs: non-zero exit, a message naming the problem, nothing written
 B="$TMP/bert_wp_f16_mean_norm.bundle"

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "learn/bundle.h"
+#include "model/concat_encoder.h"
 #include "model/hf_bert_train.h"
 #include "model/quantize.h"
 #include "model/registry.h"
@@ -62,6 +63,24 @@ static int quantize(const char *models_dir, const char *src, const char *out)
     return KN_EXIT_OK;
 }
 
+/* A SetFit bundle's encoder is the tuned one beside its base (model/concat_encoder.h): what
+ * is exported is the tuned part, the first. */
+static int tuned_part(char *dir, size_t cap, kn_error *err)
+{
+    char path[4200], part[4200];
+    json_t *cfg = kn_path_join(path, sizeof path, dir, "config.json") == 0 ? json_load_file(path, 0, NULL) : NULL;
+    kn_concat_part parts[KN_CONCAT_MAX_PARTS];
+    int n_parts = 0, rc = 0;
+    if (cfg && kn_model_family_of(cfg) == KN_FAMILY_CONCAT) {
+        rc = kn_concat_parts(cfg, path, parts, &n_parts, err);
+        if (rc == 0 && (kn_path_join(part, sizeof part, dir, parts[0].dir) != 0 || strlen(part) >= cap))
+            rc = kn_fail(err, "%s: path too long", dir);
+        if (rc == 0) memcpy(dir, part, strlen(part) + 1);
+    }
+    json_decref(cfg);
+    return rc;
+}
+
 /* The model directory to export: a bundle's encoder/ (what is refused is named as the
  * bundle's), or a model name or directory. *what is "bundle" or "model". */
 static int export_source(const char *models_dir, const char *src, char *dir, size_t cap, const char **what,
@@ -76,7 +95,7 @@ static int export_source(const char *models_dir, const char *src, char *dir, siz
         int has_encoder = kn_path_join(dir, cap, src, "encoder") == 0 && kn_is_dir(dir);
         int rc = has_encoder ? 0 : kn_fail(err, "bundle %s has no encoder to export (method %s)", src, method ? method : "?");
         json_decref(desc);
-        return rc;
+        return rc == 0 ? tuned_part(dir, cap, err) : rc;
     }
     *what = "model";
     return kn_model_path(dir, cap, models_dir, src, err);

@@ -36,6 +36,8 @@ static void usage(FILE *f)
             "                        0.2 when the steps see each text 4 times or more, else 0)\n"
             "  --freeze N            setfit: keep the embeddings (N >= 1) and the lowest N - 1\n"
             "                        transformer layers fixed (default 0: tune everything)\n"
+            "  --base-weight X       setfit: the untuned base encoder's vectors, scaled by X, kept beside\n"
+            "                        the tuned ones for the head (default 0.5; 0: the tuned encoder only)\n"
             "  --sampling S          cosine: pairs oversampling (default), undersampling, unique\n"
             "  --word-ngrams A,B     tfidf word n-grams (default 0,0 = off; e.g. 1,2)\n"
             "  --char-ngrams A,B     tfidf character n-grams within words (default 2,5; 0,0 = off)\n"
@@ -82,7 +84,8 @@ int cmd_train(int argc, char **argv)
         {"models-dir", required_argument, 0, 'd'}, {"loss", required_argument, 0, 'l'},
         {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'},
         {"freeze", required_argument, 0, 'F'},    {"per-topic", required_argument, 0, 'K'},
-        {"token-drop", required_argument, 0, 'Q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"token-drop", required_argument, 0, 'Q'}, {"base-weight", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
     long seed = 42, threads = 0;
@@ -112,6 +115,7 @@ int cmd_train(int argc, char **argv)
         case 'F': o.setfit.freeze = (int)strtol(optarg, NULL, 10); if (o.setfit.freeze < 0 || o.setfit.freeze > 1000) { fprintf(stderr, "kanava train: --freeze must be 0..1000\n"); return KN_EXIT_USAGE; } break;
         case 'K': o.setfit.per_topic = (int)strtol(optarg, NULL, 10); if (o.setfit.per_topic < 2 || o.setfit.per_topic > 64) { fprintf(stderr, "kanava train: --per-topic must be 2..64\n"); return KN_EXIT_USAGE; } break;
         case 'Q': o.setfit.token_drop = strtod(optarg, NULL); if (!(o.setfit.token_drop >= 0 && o.setfit.token_drop < 1)) { fprintf(stderr, "kanava train: --token-drop must be in [0, 1)\n"); return KN_EXIT_USAGE; } break;
+        case 'w': o.base_weight = strtod(optarg, NULL); if (!(o.base_weight >= 0 && o.base_weight <= 100)) { fprintf(stderr, "kanava train: --base-weight must be in [0, 100]\n"); return KN_EXIT_USAGE; } break;
         case 'X': o.setfit.batch_texts = (int)strtol(optarg, NULL, 10); if (o.setfit.batch_texts < 4 || o.setfit.batch_texts > 1024) { fprintf(stderr, "kanava train: --batch-texts must be 4..1024\n"); return KN_EXIT_USAGE; } break;
         case 'P':
             if (strcmp(optarg, "oversampling") == 0) o.setfit.strategy = KN_PAIRS_OVERSAMPLING;

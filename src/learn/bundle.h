@@ -11,7 +11,8 @@
  * On disk (bundle.json names the method and the files):
  *   <dir>/bundle.json        format, version, method, topics, head temperature, training metadata
  *   <dir>/head.safetensors   head.weight [topics, dim], head.bias [topics]  (frozen, setfit, tfidf)
- *   <dir>/encoder/           a complete model directory                  (frozen, setfit)
+ *   <dir>/encoder/           a complete model directory                  (frozen, setfit; setfit's
+ *                            is the tuned encoder beside the base, concat_encoder.h)
  *   <dir>/tfidf.json         vocabularies and idf                        (tfidf)
  *   <dir>/bm25.json          parameters, temperature, the labelled texts (bm25)
  */
@@ -69,6 +70,8 @@ typedef struct kn_train_options {
     void *progress_ctx;
     int quantize;              /* frozen, setfit: int8 encoder (model/quantize.h); the head is fitted
                                 * on the quantised encoder's embeddings */
+    double base_weight;        /* setfit: > 0 keeps the untuned base beside the tuned encoder, its
+                                * vectors scaled by this (model/concat_encoder.h; default 0.5) */
 } kn_train_options;
 
 void kn_train_default_options(kn_train_options *o);

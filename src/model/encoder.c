@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/concat_encoder.h"
 #include "model/hf_bert.h"
 #include "model/use_lite.h"
 #include "util/fs.h"
@@ -15,7 +16,10 @@
 kn_model_family kn_model_family_of(const json_t *cfg)
 {
     const char *family = json_string_value(json_object_get(cfg, "family"));
-    if (family) return strcmp(family, "use-lite") == 0 ? KN_FAMILY_USE_LITE : KN_FAMILY_UNKNOWN;
+    if (family)
+        return strcmp(family, "use-lite") == 0 ? KN_FAMILY_USE_LITE
+               : strcmp(family, "concat") == 0 ? KN_FAMILY_CONCAT
+                                               : KN_FAMILY_UNKNOWN;
     return json_object_get(cfg, "model_type") ? KN_FAMILY_HF : KN_FAMILY_UNKNOWN;
 }
 
@@ -34,6 +38,7 @@ kn_encoder *kn_encoder_open(const char *dir, kn_error *err)
     switch (kn_model_family_of(cfg)) {
     case KN_FAMILY_USE_LITE: enc = kn_use_lite_open(dir, cfg, err); break;
     case KN_FAMILY_HF: enc = kn_hf_bert_open(dir, cfg, err); break;
+    case KN_FAMILY_CONCAT: enc = kn_concat_open(dir, cfg, err); break;
     default: kn_fail(err, "%s: unsupported model family '%s'", path, family ? family : "(none)");
     }
     json_decref(cfg);

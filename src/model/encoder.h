@@ -42,10 +42,10 @@ struct kn_encoder {
 /* Opens the model in directory dir (which holds config.json). */
 kn_encoder *kn_encoder_open(const char *dir, kn_error *err);
 
-/* The family a parsed config.json (a jansson json_t) names: "family": "use-lite", or a
- * Hugging Face directory (a model_type and no family). Inference and training both decide
- * by it. */
-typedef enum { KN_FAMILY_UNKNOWN, KN_FAMILY_USE_LITE, KN_FAMILY_HF } kn_model_family;
+/* The family a parsed config.json (a jansson json_t) names: "family": "use-lite" or
+ * "concat" (model/concat_encoder.h), or a Hugging Face directory (a model_type and no
+ * family). Inference and training both decide by it. */
+typedef enum { KN_FAMILY_UNKNOWN, KN_FAMILY_USE_LITE, KN_FAMILY_HF, KN_FAMILY_CONCAT } kn_model_family;
 struct json_t;
 kn_model_family kn_model_family_of(const struct json_t *cfg);
 void kn_encoder_close(kn_encoder *enc);

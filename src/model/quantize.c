@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/concat_encoder.h"
 #include "model/ops.h"
 #include "model/qgemm.h"
 #include "util/fs.h"
@@ -158,6 +159,33 @@ int kn_model_is_quantized(const char *dir)
     return q;
 }
 
+/* A concat directory (concat_encoder.h): each part quantised into the same sub-directory of
+ * out_dir, then the config with a "quantization" entry of its own (kn_model_is_quantized). */
+static int quantize_concat(const char *in_dir, const char *out_dir, json_t *cfg, const char *cfg_path, kn_error *err)
+{
+    kn_concat_part parts[KN_CONCAT_MAX_PARTS];
+    int n_parts = 0;
+    if (kn_concat_parts(cfg, cfg_path, parts, &n_parts, err) != 0) return -1;
+    if (kn_mkdir_p(out_dir, err) != 0) return -1;
+    int rc = 0;
+    for (int p = 0; rc == 0 && p < n_parts; p++) {
+        char from[4200], to[4200];
+        if (kn_path_join(from, sizeof from, in_dir, parts[p].dir) != 0 ||
+            kn_path_join(to, sizeof to, out_dir, parts[p].dir) != 0)
+            rc = kn_fail(err, "model path too long");
+        else
+            rc = kn_model_quantize(from, to, err);
+    }
+    if (rc == 0) {
+        json_object_set_new(cfg, "quantization", json_pack("{s:s, s:s}", "weights", "int8", "parts", "each part's own"));
+        char to[4200];
+        if (kn_path_join(to, sizeof to, out_dir, "config.json") != 0 ||
+            json_dump_file(cfg, to, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            rc = kn_fail(err, "%s/config.json: could not write", out_dir);
+    }
+    return rc;
+}
+
 int kn_model_quantize(const char *in_dir, const char *out_dir, kn_error *err)
 {
     char cfg_path[4096], st_path[4096], out_path[4096];
@@ -169,8 +197,8 @@ int kn_model_quantize(const char *in_dir, const char *out_dir, kn_error *err)
     json_t *cfg = json_load_file(cfg_path, 0, &jerr);
     if (!cfg) return kn_fail(err, "%s: %s", cfg_path, jerr.text);
     const char *family = json_string_value(json_object_get(cfg, "family"));
-    int use_lite = family && strcmp(family, "use-lite") == 0;
-    if (!use_lite && (family || !json_object_get(cfg, "model_type"))) {
+    int use_lite = family && strcmp(family, "use-lite") == 0, concat = family && strcmp(family, "concat") == 0;
+    if (!use_lite && !concat && (family || !json_object_get(cfg, "model_type"))) {
         json_decref(cfg);
         return kn_fail(err, "%s: not a USE-lite or Hugging Face BERT-family model", cfg_path);
     }
@@ -181,6 +209,12 @@ int kn_model_quantize(const char *in_dir, const char *out_dir, kn_error *err)
     if (kn_is_file(out_dir) || (kn_is_dir(out_dir) && !is_empty_dir(out_dir))) {
         json_decref(cfg);
         return kn_fail(err, "%s: already exists; give a new (or empty) directory", out_dir);
+    }
+    if (concat) {
+        int rc = quantize_concat(in_dir, out_dir, cfg, cfg_path, err);
+        json_decref(cfg);
+        if (rc != 0 && kn_is_dir(out_dir)) kn_rm_rf(out_dir);
+        return rc;
     }
     kn_safetensors *st = kn_st_open(st_path, err);
     if (!st) {
