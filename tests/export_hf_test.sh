@@ -72,6 +72,21 @@ for f in failed:
 sys.exit(1 if failed else 0)
 PY
 
+# compare_export NAME EXPORT SOURCE: kanava embed of SOURCE and of EXPORT, both against
+# PyTorch on EXPORT (compare.py), one check named NAME.
+compare_export() {
+    local name="$1" x="$2" src="$3"
+    "$BIN" embed --model "$src" --column text --format jsonl "$DATA" >"$TMP/source.jsonl" 2>/dev/null
+    "$BIN" embed --model "$x" --column text --format jsonl "$DATA" >"$TMP/export.jsonl" 2>/dev/null
+    if ROOT="$ROOT" "$PY" "$TMP/compare.py" "$x" "$src" "$DATA" "$TMP/source.jsonl" "$TMP/export.jsonl" \
+        >"$TMP/compare.log" 2>&1; then
+        ok "$name: same tensors in F32; torch on it equals kanava embed (1e-5)"
+    else
+        bad "$name: same tensors in F32; torch on it equals kanava embed (1e-5)"
+    fi
+    sed 's/^/      /' "$TMP/compare.log"
+}
+
 for base in bert_wp_f16_mean_norm bert_wp_pfx_f16_max_norm; do
     B="$TMP/$base.bundle" X="$TMP/$base.export"
     check "train --method frozen --base $base" quiet "$BIN" train --method frozen --base "$TINY/$base" \
@@ -82,15 +97,7 @@ for base in bert_wp_f16_mean_norm bert_wp_pfx_f16_max_norm; do
         check "$base export has $f" [ -e "$X/$f" ]
     done
     check "$base export has no staging leftovers" [ -z "$(find "$TMP" -maxdepth 1 -name '.export-hf-*')" ]
-    "$BIN" embed --model "$B/encoder" --column text --format jsonl "$DATA" >"$TMP/$base.bundle.jsonl" 2>/dev/null
-    "$BIN" embed --model "$X" --column text --format jsonl "$DATA" >"$TMP/$base.export.jsonl" 2>/dev/null
-    if ROOT="$ROOT" "$PY" "$TMP/compare.py" "$X" "$B/encoder" "$DATA" "$TMP/$base.bundle.jsonl" \
-        "$TMP/$base.export.jsonl" >"$TMP/compare.log" 2>&1; then
-        ok "$base export: same tensors in F32; torch on it equals kanava embed (1e-5)"
-    else
-        bad "$base export: same tensors in F32; torch on it equals kanava embed (1e-5)"
-    fi
-    sed 's/^/      /' "$TMP/compare.log"
+    compare_export "$base export" "$X" "$B/encoder"
 done
 
 # A SetFit bundle's encoder is the tuned one beside its base (model/concat_encoder.h): the
@@ -99,15 +106,7 @@ base=bert_wp_f16_mean_norm B="$TMP/setfit.bundle" X="$TMP/setfit.export"
 check "train --method setfit --base $base" quiet "$BIN" train --method setfit --max-steps 3 --base "$TINY/$base" \
     --data "$DATA" --label-column topic --out "$B"
 check "export-hf of the setfit bundle succeeds" quiet "$BIN" model export-hf "$B" --out "$X"
-"$BIN" embed --model "$B/encoder/tuned" --column text --format jsonl "$DATA" >"$TMP/setfit.bundle.jsonl" 2>/dev/null
-"$BIN" embed --model "$X" --column text --format jsonl "$DATA" >"$TMP/setfit.export.jsonl" 2>/dev/null
-if ROOT="$ROOT" "$PY" "$TMP/compare.py" "$X" "$B/encoder/tuned" "$DATA" "$TMP/setfit.bundle.jsonl" \
-    "$TMP/setfit.export.jsonl" >"$TMP/compare.log" 2>&1; then
-    ok "setfit export is the tuned part: same tensors in F32; torch on it equals kanava embed (1e-5)"
-else
-    bad "setfit export is the tuned part: same tensors in F32; torch on it equals kanava embed (1e-5)"
-fi
-sed 's/^/      /' "$TMP/compare.log"
+compare_export "setfit export is the tuned part" "$X" "$B/encoder/tuned"
 
 # --- bad inputs: non-zero exit, a message naming the problem, nothing written
 B="$TMP/bert_wp_f16_mean_norm.bundle"
