@@ -1,6 +1,5 @@
 /* train.c - one entry point that trains any method into an in-memory bundle (bundle.h). */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
