@@ -39,7 +39,7 @@ import resource
 import sys
 import time
 
-from torch_embed import loaded_libs, openblas_info  # the BLAS probes every torch peer shares
+from torch_embed import loaded_libs, openblas_info, openblas_short_name  # the BLAS probes every torch peer shares
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -52,10 +52,7 @@ def describe_blas():
     cfg, threads, lib = openblas_info(libs)
     if cfg is not None:
         detail.append("OpenBLAS config: %s; %d threads" % (cfg, threads))
-        words = cfg.split()  # e.g. "OpenBLAS 0.3.21 USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
-        flavour = "openmp" if "openmp" in lib else ("pthread" if "pthread" in lib else "")
-        core = [w for w in words[2:] if w.isalpha() and w[0].isupper() and w not in ("DYNAMIC_ARCH",)]
-        return " ".join(words[:2] + ([flavour] if flavour else []) + core[-1:]), detail
+        return openblas_short_name(cfg, lib), detail
     if libs:
         return os.path.basename(libs[0]), detail
     return "none mapped (torch BLAS_INFO from its build config)", detail

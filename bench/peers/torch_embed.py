@@ -75,6 +75,14 @@ def openblas_info(libs):
     return None, None, None
 
 
+def openblas_short_name(cfg, lib):
+    """"OpenBLAS 0.3.21 pthread Haswell" from openblas_get_config() (e.g. "OpenBLAS 0.3.21
+    NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64") and the library's path."""
+    words = cfg.split()
+    flavour = "openmp" if "openmp" in lib else ("pthread" if "pthread" in lib else "")
+    return " ".join(words[:2] + ([flavour] if flavour else []) + words[-2:-1])
+
+
 def with_linear_modules(model):
     """The same USE-lite with every matrix product an nn.Linear holding the same weights
     (Dense and FFN store [in, out]; nn.Linear [out, in]): quantize_dynamic only swaps
@@ -173,8 +181,7 @@ def main():
     print("numpy %s: built against %s; resolves to the same mapped libblas.so.3 above"
           % (np.__version__, np_blas))
     if ob_cfg:  # e.g. "OpenBLAS 0.3.21 pthread Cooperlake"
-        words = ob_cfg.split()
-        blas = " ".join(words[:2] + (["pthread"] if "pthread" in ob_lib else []) + words[-2:-1])
+        blas = openblas_short_name(ob_cfg, ob_lib)
     else:
         blas = "unknown (torch BLAS_INFO=generic, libs: %s)" % ", ".join(blas_libs)
 

@@ -27,9 +27,9 @@ import math
 import os
 import resource
 import sys
-
-from torch_embed import loaded_libs, openblas_info  # the BLAS probes every torch peer shares
 import time
+
+from torch_embed import loaded_libs, openblas_info, openblas_short_name  # the BLAS probes every torch peer shares
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -56,9 +56,7 @@ def describe_blas(torch):
     if cfg is None:
         return "unknown (libs: %s)" % (", ".join(libs) or "none")
     print("OpenBLAS: %s, %d threads (%s)" % (cfg, threads, lib))
-    words = cfg.split()  # e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
-    kind = "pthread" if "pthread" in lib else ("openmp" if "openmp" in lib else "")
-    return " ".join(words[:2] + ([kind] if kind else []) + words[-2:-1])
+    return openblas_short_name(cfg, lib)
 
 
 def pct(sorted_vals, p):

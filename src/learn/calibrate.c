@@ -181,14 +181,19 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
                      nll_after, err);
 }
 
+int kn_holdout_is_small(const int *fold, size_t n, int n_classes)
+{
+    size_t held = 0;
+    for (size_t i = 0; i < n; i++) held += fold[i] == 0;
+    return held < KN_SMALL_HOLDOUT_PER_CLASS * (size_t)n_classes;
+}
+
 int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
                                   const kn_logreg_options *opt, int folds, const int *fold, float *temperature,
                                   double *nll_before, double *nll_after, kn_error *err)
 {
     if (n_classes < 2 || dim <= 0 || !fold) return kn_fail(err, "calibration: needs 2 classes, some features and the folds");
-    size_t held = 0;
-    for (size_t i = 0; i < n; i++) held += fold[i] == 0;
-    if (held >= 5 * (size_t)n_classes)
+    if (!kn_holdout_is_small(fold, n, n_classes))
         return calibrate(n_classes, dim, X, NULL, y, n, opt, folds, 1, 0, fold, temperature, nll_before, nll_after,
                          err);
     /* One head fitted without the whole of a small fold 0 came out sharper than the final

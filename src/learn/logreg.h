@@ -55,11 +55,18 @@ int kn_logreg_calibrate(kn_logreg *m, const float *X, const int32_t *y, size_t n
  * so folds stay balanced. Returns -1 if out of memory. */
 int kn_stratified_folds(const int32_t *y, size_t n, int K, int folds, uint64_t seed, int *fold);
 
+/* A held-out fold averaging fewer rows per class than this is small: its temperature comes
+ * from parts (below), and SetFit spends a separate fine-tune on it (learn/train.c). */
+#define KN_SMALL_HOLDOUT_PER_CLASS 5
+/* Whether fold 0 of the assignment averages fewer than KN_SMALL_HOLDOUT_PER_CLASS rows per
+ * class. */
+int kn_holdout_is_small(const int *fold, size_t n, int n_classes);
+
 /* The temperature from fold 0 of the given assignment (kn_stratified_folds) held out, T
  * fitted to fold 0's logits. For features of fold 0 made without its rows (a SetFit encoder
  * tuned on the others). Each fold-0 row's logits come from a head fitted on every other
- * row, fold 0's others included, as the final head is: while fold 0 averages fewer than 5
- * rows per class it is split into `folds` parts with one head each; larger, one head
+ * row, fold 0's others included, as the final head is: while fold 0 is small
+ * (kn_holdout_is_small) it is split into `folds` parts with one head each; larger, one head
  * without all of fold 0 is close enough and `folds` times cheaper. */
 int kn_logreg_holdout_temperature(const float *X, int dim, const int32_t *y, size_t n, int n_classes,
                                   const kn_logreg_options *opt, int folds, const int *fold, float *temperature,

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "model/concat_encoder.h"
 #include "model/encoder.h"
 #include "model/quantize.h"
 #include "util/fs.h"
@@ -20,12 +21,12 @@ kn_trainable *kn_trainable_open(const char *dir, kn_error *err)
     json_t *cfg = json_load_file(path, 0, &jerr);
     if (!cfg) { kn_fail(err, "%s:%d: %s", path, jerr.line, jerr.text); return NULL; }
     kn_model_family family = kn_model_family_of(cfg);
-    if (family == KN_FAMILY_CONCAT) {
-        const json_t *first = json_array_get(json_object_get(cfg, "parts"), 0);
-        const char *tuned = json_string_value(json_object_get(first, "dir"));
+    kn_concat_part parts[KN_CONCAT_MAX_PARTS];
+    int n_parts = 0;
+    if (family == KN_FAMILY_CONCAT && kn_concat_parts(cfg, path, parts, &n_parts, err) == 0)
         kn_fail(err, "%s: a tuned encoder beside its base cannot be fine-tuned as one; fine-tune its first part, %s/%s",
-                dir, dir, tuned ? tuned : "?");
-    } else if (family == KN_FAMILY_UNKNOWN) {
+                dir, dir, parts[0].dir);
+    else if (family == KN_FAMILY_UNKNOWN) {
         const char *name = json_string_value(json_object_get(cfg, "family"));
         kn_fail(err, "%s: model family '%s' cannot be fine-tuned", path, name ? name : "(none)");
     }
