@@ -38,6 +38,7 @@ typedef struct entry {
     int is_peer;
     kn_method method;
     kn_bm25_mode bm25_mode; /* "bm25" is neighbour mode, "bm25-topic" topic mode */
+    int tune;               /* "hybrid-setfit": hybrid on a SetFit-tuned encoder */
     const char *command; /* peers */
 } entry;
 
@@ -71,7 +72,8 @@ static void usage(FILE *f)
             "usage: kanava bench-methods --data TRAIN.csv --test TEST.csv [options]\n"
             "  --shots LIST          examples per topic, e.g. 5,10,20,all (default 5,10,20,all)\n"
             "  --seeds N             draws per shots value (default 5; 'all' is drawn once)\n"
-            "  --methods LIST        Kanava methods: frozen,setfit,tfidf,bm25,bm25-topic (default frozen,tfidf,bm25)\n"
+            "  --methods LIST        Kanava methods: frozen,setfit,tfidf,bm25,bm25-topic,\n"
+            "                        hybrid,hybrid-setfit (default frozen,tfidf,bm25)\n"
             "  --peer NAME=COMMAND   an external method run as COMMAND TRAIN.csv TEST.csv OUT_DIR (repeatable)\n"
             "  --out PREFIX          writes PREFIX.md, PREFIX.json, PREFIX-k<K>.svg (default bench-methods)\n"
             "  --title TEXT          heading of the report (default: the data file)\n"
@@ -207,6 +209,7 @@ static int run_method(bench *b, const entry *e, const size_t *rows, size_t n_row
     kn_train_options o = b->train_opt;
     o.method = e->method;
     o.bm25.mode = e->bm25_mode;
+    o.hybrid_tune = e->tune;
     o.seed = (uint64_t)seed;
     double t0 = kn_now();
     if (!(model = kn_bundle_train(&o, texts, lens, labels, n_rows, b->train.classes, b->train.n_classes, err))) goto done;
@@ -404,9 +407,13 @@ static int add_entry(bench *b, const char *name, int is_peer, const char *comman
     e->is_peer = is_peer;
     e->command = command;
     e->bm25_mode = KN_BM25_NEIGHBOUR;
+    e->tune = 0;
     if (!is_peer && strcmp(name, "bm25-topic") == 0) {
         e->method = KN_METHOD_BM25;
         e->bm25_mode = KN_BM25_TOPIC;
+    } else if (!is_peer && strcmp(name, "hybrid-setfit") == 0) {
+        e->method = KN_METHOD_HYBRID;
+        e->tune = 1;
     } else if (!is_peer && kn_method_parse(name, &e->method) != 0) {
         return -1;
     }
@@ -522,7 +529,7 @@ int cmd_bench_methods(int argc, char **argv)
     }
     for (char *tok = strtok(methods_list, ","); tok; tok = strtok(NULL, ","))
         if (add_entry(&b, tok, 0, NULL) != 0) {
-            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25, bm25-topic)\n", tok);
+            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25, bm25-topic, hybrid, hybrid-setfit)\n", tok);
             return KN_EXIT_USAGE;
         }
     for (int p = 0; p < n_peers; p++) {

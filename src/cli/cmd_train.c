@@ -23,7 +23,11 @@ static void usage(FILE *f)
             "usage: kanava train --data FILE.csv --out DIR [options]\n"
             "  --method M            frozen (default): a sentence encoder as it is + a calibrated head;\n"
             "                        setfit: the encoder fine-tuned contrastively first (use-lite, BERT, XLM-R);\n"
-            "                        tfidf: word and character n-grams + the head; bm25: Okapi BM25\n"
+            "                        tfidf: word and character n-grams + the head; bm25: Okapi BM25;\n"
+            "                        hybrid: the encoder's vectors and the tfidf n-grams in one head\n"
+            "  --tune                hybrid: fine-tune the encoder as setfit does first (its options apply)\n"
+            "  --dense-weights LIST  hybrid: weights of the encoder's vectors against the n-grams to choose\n"
+            "                        from on held-out texts (default 0.7,1,1.4,2; one value fixes it)\n"
             "  --base MODEL          frozen, setfit: a model name or directory (default use-lite)\n"
             "  --loss L              setfit objective: supcon (in-batch supervised contrastive,\n"
             "                        default) or cosine (SetFit's CosineSimilarityLoss on pairs)\n"
@@ -68,6 +72,22 @@ static int parse_range(const char *s, int *lo, int *hi)
     return 0;
 }
 
+/* "0.7,1,1.4" -> up to KN_HYBRID_GRID_MAX weights in [0, 100]. */
+static int parse_weights(const char *s, double *w, int *n)
+{
+    int k = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !(v >= 0 && v <= 100) || k == KN_HYBRID_GRID_MAX || (*end && *end != ',')) return -1;
+        w[k++] = v;
+        s = *end ? end + 1 : end;
+    }
+    if (k == 0) return -1;
+    *n = k;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -85,6 +105,7 @@ int cmd_train(int argc, char **argv)
         {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'},
         {"freeze", required_argument, 0, 'F'},    {"per-topic", required_argument, 0, 'K'},
         {"token-drop", required_argument, 0, 'Q'}, {"base-weight", required_argument, 0, 'w'},
+        {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "frozen", *models_flag = NULL;
@@ -131,6 +152,10 @@ int cmd_train(int argc, char **argv)
             break;
         case 'u': o.tfidf.sublinear_tf = 1; break;
         case 'q': o.quantize = 1; break;
+        case 'Z': o.hybrid_tune = 1; break;
+        case 'G':
+            if (parse_weights(optarg, o.hybrid_grid, &o.hybrid_n_grid) != 0) { fprintf(stderr, "kanava train: --dense-weights wants 1 to %d numbers in [0, 100], comma-separated, not '%s'\n", KN_HYBRID_GRID_MAX, optarg); return KN_EXIT_USAGE; }
+            break;
         case 'k': o.bm25.k1 = strtod(optarg, NULL); break;
         case 'e': o.bm25.b = strtod(optarg, NULL); break;
         case 'M':
@@ -144,11 +169,15 @@ int cmd_train(int argc, char **argv)
     }
     if (!data || !out || optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
     if (kn_method_parse(method, &o.method) != 0) {
-        fprintf(stderr, "kanava train: --method must be frozen, setfit, tfidf or bm25, not '%s'\n", method);
+        fprintf(stderr, "kanava train: --method must be frozen, setfit, tfidf, bm25 or hybrid, not '%s'\n", method);
         return KN_EXIT_USAGE;
     }
     if (o.quantize && !kn_method_uses_encoder(o.method)) {
-        fprintf(stderr, "kanava train: --quantize is for frozen and setfit; %s has no encoder\n", method);
+        fprintf(stderr, "kanava train: --quantize is for frozen, setfit and hybrid; %s has no encoder\n", method);
+        return KN_EXIT_USAGE;
+    }
+    if (o.hybrid_tune && o.method != KN_METHOD_HYBRID) {
+        fprintf(stderr, "kanava train: --tune is for --method hybrid (setfit always tunes)\n");
         return KN_EXIT_USAGE;
     }
     if (o.setfit.max_steps < 1 || !(o.setfit.lr > 0)) { fprintf(stderr, "kanava train: --max-steps and --lr must be positive\n"); return KN_EXIT_USAGE; }

@@ -15,7 +15,7 @@
 #define BUNDLE_FORMAT "kanava-bundle"
 #define BUNDLE_VERSION 1
 
-static const char *const method_names[KN_METHODS] = {"frozen", "setfit", "tfidf", "bm25"};
+static const char *const method_names[KN_METHODS] = {"frozen", "setfit", "tfidf", "bm25", "hybrid"};
 
 const char *kn_method_name(kn_method m)
 {
@@ -34,7 +34,7 @@ int kn_method_parse(const char *name, kn_method *m)
 
 int kn_method_uses_encoder(kn_method m)
 {
-    return m == KN_METHOD_FROZEN || m == KN_METHOD_SETFIT;
+    return m == KN_METHOD_FROZEN || m == KN_METHOD_SETFIT || m == KN_METHOD_HYBRID;
 }
 
 static int save_head(const kn_logreg *head, const char *stage, kn_error *err)
@@ -88,10 +88,12 @@ int kn_bundle_save(const kn_bundle *b, const char *dir, json_t *extra_meta, kn_e
         json_object_set_new(desc, "head", json_pack("{s:s, s:i, s:f}", "file", "head.safetensors", "dim", b->head.dim,
                                                     "temperature", (double)b->head.temperature));
     }
-    if (rc == 0 && b->method == KN_METHOD_TFIDF) {
+    if (rc == 0 && (b->method == KN_METHOD_TFIDF || b->method == KN_METHOD_HYBRID)) {
         rc = kn_tfidf_save(b->tfidf, stage, err);
         json_object_set_new(desc, "features", json_string("tfidf.json"));
     }
+    if (rc == 0 && b->method == KN_METHOD_HYBRID)
+        json_object_set_new(desc, "hybrid", json_pack("{s:f}", "dense_weight", (double)b->hybrid_weight));
     if (rc == 0 && b->method == KN_METHOD_BM25) {
         rc = save_bm25(b, stage, err);
         json_object_set_new(desc, "index", json_string("bm25.json"));
@@ -242,7 +244,7 @@ kn_bundle *kn_bundle_open(const char *dir, kn_error *err)
         goto fail;
     }
     if (!method || kn_method_parse(method, &b->method) != 0) {
-        kn_fail(err, "%s: unknown method '%s' (this Kanava knows frozen, setfit, tfidf, bm25)", path, method ? method : "");
+        kn_fail(err, "%s: unknown method '%s' (this Kanava knows frozen, setfit, tfidf, bm25, hybrid)", path, method ? method : "");
         goto fail;
     }
     b->n_classes = (int)json_array_size(classes);
@@ -261,11 +263,24 @@ kn_bundle *kn_bundle_open(const char *dir, kn_error *err)
         if (!(b->classes[c] = strdup(name))) goto oom;
     }
     b->meta = json_incref(json_object_get(desc, "training"));
+    if (b->method == KN_METHOD_HYBRID) {
+        json_t *w = json_object_get(json_object_get(desc, "hybrid"), "dense_weight");
+        if (!json_is_number(w) || !(json_number_value(w) >= 0)) {
+            kn_fail(err, "%s: a hybrid bundle needs hybrid.dense_weight, a number >= 0", path);
+            goto fail;
+        }
+        b->hybrid_weight = (float)json_number_value(w);
+    }
     if (kn_method_uses_encoder(b->method)) {
         snprintf(path, sizeof path, "%s/encoder", dir);
         if (!(b->encoder_dir = strdup(path))) goto oom;
         if (!(b->encoder = kn_encoder_open(path, err))) goto fail;
-        if (open_head(b, dir, desc, b->encoder->dim, err) != 0) goto fail;
+        int dim = b->encoder->dim;
+        if (b->method == KN_METHOD_HYBRID) {
+            if (!(b->tfidf = kn_tfidf_load(dir, err))) goto fail;
+            dim += kn_tfidf_dim(b->tfidf);
+        }
+        if (open_head(b, dir, desc, dim, err) != 0) goto fail;
     } else if (b->method == KN_METHOD_TFIDF) {
         if (!(b->tfidf = kn_tfidf_load(dir, err))) goto fail;
         if (open_head(b, dir, desc, kn_tfidf_dim(b->tfidf), err) != 0) goto fail;
@@ -301,7 +316,16 @@ int kn_bundle_predict(kn_bundle *b, const char *const *texts, const size_t *lens
     float *emb = malloc((n ? n : 1) * (size_t)b->encoder->dim * sizeof *emb);
     if (!emb) return kn_fail(err, "out of memory for %zu embeddings", n);
     int rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb, progress, progress_ctx, err);
-    if (rc == 0) kn_logreg_predict_proba(&b->head, emb, n, proba);
+    if (rc == 0 && b->method == KN_METHOD_HYBRID) {
+        kn_csr S = {0}, X;
+        rc = kn_tfidf_transform(b->tfidf, texts, lens, n, &S, err);
+        if (rc == 0) rc = kn_hybrid_join(emb, b->encoder->dim, b->hybrid_weight, &S, &X, err);
+        if (rc == 0) kn_logreg_predict_proba_sparse(&b->head, &X, proba);
+        if (rc == 0) kn_csr_free(&X);
+        kn_csr_free(&S);
+    } else if (rc == 0) {
+        kn_logreg_predict_proba(&b->head, emb, n, proba);
+    }
     free(emb);
     return rc;
 }

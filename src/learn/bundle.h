@@ -6,14 +6,17 @@
  *   setfit  the encoder fine-tuned contrastively on pairs (setfit.h) + the head
  *   tfidf   TF-IDF word and character n-grams (tfidf.h) + the head on the sparse features
  *   bm25    Okapi BM25 over the labelled messages (bm25.h)
+ *   hybrid  the encoder's vectors (as they are, or SetFit-tuned) and TF-IDF n-grams in one
+ *           head (hybrid.h)
  * Every method gives calibrated probabilities over the topics.
  *
  * On disk (bundle.json names the method and the files):
  *   <dir>/bundle.json        format, version, method, topics, head temperature, training metadata
- *   <dir>/head.safetensors   head.weight [topics, dim], head.bias [topics]  (frozen, setfit, tfidf)
- *   <dir>/encoder/           a complete model directory                  (frozen, setfit; setfit's
- *                            is the tuned encoder beside the base, concat_encoder.h)
- *   <dir>/tfidf.json         vocabularies and idf                        (tfidf)
+ *   <dir>/head.safetensors   head.weight [topics, dim], head.bias [topics]  (all but bm25; hybrid's
+ *                            dim is the encoder's plus the TF-IDF features)
+ *   <dir>/encoder/           a complete model directory                  (frozen, setfit, hybrid;
+ *                            a tuned one is beside its base, concat_encoder.h)
+ *   <dir>/tfidf.json         vocabularies and idf                        (tfidf, hybrid)
  *   <dir>/bm25.json          parameters, temperature, the labelled texts (bm25)
  */
 #ifndef KN_BUNDLE_H
@@ -24,13 +27,14 @@
 #include <stdint.h>
 
 #include "learn/bm25.h"
+#include "learn/hybrid.h"
 #include "learn/logreg.h"
 #include "learn/setfit.h"
 #include "learn/tfidf.h"
 #include "model/encoder.h"
 #include "util/error.h"
 
-typedef enum kn_method { KN_METHOD_FROZEN, KN_METHOD_SETFIT, KN_METHOD_TFIDF, KN_METHOD_BM25, KN_METHODS } kn_method;
+typedef enum kn_method { KN_METHOD_FROZEN, KN_METHOD_SETFIT, KN_METHOD_TFIDF, KN_METHOD_BM25, KN_METHOD_HYBRID, KN_METHODS } kn_method;
 
 const char *kn_method_name(kn_method m);
 /* 0 and *m on success, -1 for an unknown name. */
@@ -42,11 +46,12 @@ typedef struct kn_bundle {
     kn_method method;
     char **classes;
     int n_classes;
-    kn_encoder *encoder;   /* frozen, setfit */
+    kn_encoder *encoder;   /* frozen, setfit, hybrid */
     char *encoder_dir;     /* its files (copied into a saved bundle) */
     int owns_encoder_dir;  /* a temporary fine-tuned encoder: removed by kn_bundle_close */
-    kn_logreg head;        /* frozen, setfit, tfidf */
-    kn_tfidf *tfidf;
+    kn_logreg head;        /* every method but bm25 */
+    kn_tfidf *tfidf;       /* tfidf, hybrid */
+    float hybrid_weight;   /* hybrid: the embedding block's weight (hybrid.h) */
     kn_bm25_classifier bm25;
     char **texts;          /* bm25: the labelled texts it indexes, saved with it */
     int32_t *labels;
@@ -57,7 +62,8 @@ typedef struct kn_bundle {
 typedef struct kn_train_options {
     kn_method method;
     const char *encoder_dir;   /* frozen, setfit: the base model directory */
-    kn_logreg_options head;    /* C <= 0 picks the method's default: 100 on embeddings, 10 on TF-IDF */
+    kn_logreg_options head;    /* C <= 0 picks the method's default: 100 on embeddings, 10 on TF-IDF
+                                * and hybrid */
     int calibration_folds;     /* temperature scaling of the head (default 5) */
     uint64_t seed;             /* calibration folds and SetFit pairs (default 42) */
     kn_setfit_options setfit;
@@ -70,6 +76,9 @@ typedef struct kn_train_options {
     void *progress_ctx;
     int quantize;              /* frozen, setfit: int8 encoder (model/quantize.h); the head is fitted
                                 * on the quantised encoder's embeddings */
+    int hybrid_tune;           /* hybrid: fine-tune the encoder with SetFit first (o->setfit) */
+    double hybrid_grid[KN_HYBRID_GRID_MAX]; /* hybrid: dense weights to choose from on held-out rows */
+    int hybrid_n_grid;         /* (default KN_HYBRID_GRID_DEFAULT; one value fixes the weight) */
     double base_weight;        /* setfit: > 0 keeps the untuned base beside the tuned encoder, its
                                 * vectors scaled by this (model/concat_encoder.h; default 0.5) */
 } kn_train_options;

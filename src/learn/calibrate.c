@@ -78,7 +78,7 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
 {
     const size_t n = X->n_rows;
     kn_csr tr = {.n_cols = X->n_cols};
-    int32_t *ytr = malloc(n * sizeof *ytr);
+    int32_t *ytr = calloc(n ? n : 1, sizeof *ytr); /* calloc: GCC 12 cannot see every used entry is set */
     tr.indptr = malloc((n + 1) * sizeof *tr.indptr);
     tr.indices = malloc((X->indptr[n] + 1) * sizeof *tr.indices);
     tr.values = malloc((X->indptr[n] + 1) * sizeof *tr.values);
@@ -107,6 +107,20 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
     free(ytr);
     kn_csr_free(&tr);
     return rc;
+}
+
+int kn_logreg_heldout_logits_sparse(const kn_csr *X, const int32_t *y, int n_classes, const kn_logreg_options *opt,
+                                    const int *part, int parts, double *Z, kn_error *err)
+{
+    for (int k = 0; k < parts; k++) {
+        size_t in_part = 0;
+        for (size_t i = 0; i < X->n_rows; i++) in_part += part[i] == k;
+        if (in_part == 0) continue;
+        kn_error fe;
+        if (fold_logits_sparse(X, y, part, k, n_classes, opt, Z, &fe) != 0)
+            return kn_fail(err, "held-out part %d of %d: %s", k + 1, parts, fe.msg);
+    }
+    return 0;
 }
 
 /* The shared driver for a head of K classes over d features: dense rows X (n x d) or

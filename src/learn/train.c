@@ -21,6 +21,9 @@ void kn_train_default_options(kn_train_options *o)
     o->calibration_folds = 5;
     o->seed = 42;
     o->base_weight = 0.5;
+    const double grid[] = KN_HYBRID_GRID_DEFAULT;
+    o->hybrid_n_grid = (int)(sizeof grid / sizeof grid[0]);
+    memcpy(o->hybrid_grid, grid, sizeof grid);
     kn_setfit_default_options(&o->setfit);
     kn_tfidf_default_options(&o->tfidf);
     kn_bm25_default_options(&o->bm25);
@@ -29,11 +32,12 @@ void kn_train_default_options(kn_train_options *o)
 static kn_logreg_options head_options(const kn_train_options *o, size_t n)
 {
     kn_logreg_options h = o->head;
-    if (!(h.C > 0)) h.C = o->method == KN_METHOD_TFIDF ? 10.0 : 100.0;
+    const int sparse = o->method == KN_METHOD_TFIDF || o->method == KN_METHOD_HYBRID;
+    if (!(h.C > 0)) h.C = sparse ? 10.0 : 100.0;
     /* TF-IDF heads have millions of parameters: stop where scikit-learn's lbfgs stops
      * (largest gradient component 1e-4 on its objective, which is ours divided by C * n)
      * instead of at the tight default, which only buys digits nobody uses. */
-    if (o->method == KN_METHOD_TFIDF && o->head.tol == 1e-6) {
+    if (sparse && o->head.tol == 1e-6) {
         h.tol = 1e-4 * h.C * (double)n;
         h.tol_max_abs = 1;
     }
@@ -219,26 +223,38 @@ static int tune_and_embed(kn_bundle *b, const kn_train_options *o, const char *c
     return rc;
 }
 
-/* The temperature for a SetFit head whose encoder is tuned on every text: a first fine-tune
- * without fold 0 of held_fold, fold 0 embedded by it (new to it, as tomorrow's messages will
- * be to the final encoder) and the temperature fitted there; the first encoder is then
- * discarded. Progress covers [0, hi]. */
+/* A first fine-tune without fold 0 of held_fold for a SetFit head whose encoder is tuned on
+ * every text: every text embedded by it into *emb (dim in *dim), fold 0 new to it as
+ * tomorrow's messages will be to the final encoder; the first encoder is then discarded.
+ * Progress covers [0, hi]. */
 static int calibration_fine_tune(const kn_train_options *o, const char *const *texts, const size_t *lens,
-                                 const int32_t *labels, size_t n, int n_classes, const int *held_fold, double hi,
-                                 float *T, double *before, double *after, kn_error *err)
+                                 const int32_t *labels, size_t n, const int *held_fold, double hi, float **emb,
+                                 int *dim, kn_error *err)
 {
     kn_bundle *cal = calloc(1, sizeof *cal);
     if (!cal) return kn_fail(err, "out of memory");
     cal->method = o->method;
-    float *emb = NULL;
-    kn_logreg_options h = head_options(o, n);
-    int rc = tune_and_embed(cal, o, texts, lens, labels, n, held_fold, "fine-tuning (for calibration)", 0.0, hi, &emb,
+    *emb = NULL;
+    int rc = tune_and_embed(cal, o, texts, lens, labels, n, held_fold, "fine-tuning (for calibration)", 0.0, hi, emb,
                             NULL, err);
-    if (rc == 0)
-        rc = kn_logreg_holdout_temperature(emb, cal->encoder->dim, labels, n, n_classes, &h, o->calibration_folds,
-                                           held_fold, T, before, after, err);
-    free(emb);
+    if (rc == 0) *dim = cal->encoder->dim;
     kn_bundle_close(cal); /* removes the first encoder's scratch directory */
+    return rc;
+}
+
+/* The temperature of a SetFit head from the calibration fine-tune's fold 0. */
+static int calibration_temperature(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                                   const int32_t *labels, size_t n, int n_classes, const int *held_fold, double hi,
+                                   float *T, double *before, double *after, kn_error *err)
+{
+    float *emb = NULL;
+    int dim = 0;
+    kn_logreg_options h = head_options(o, n);
+    int rc = calibration_fine_tune(o, texts, lens, labels, n, held_fold, hi, &emb, &dim, err);
+    if (rc == 0)
+        rc = kn_logreg_holdout_temperature(emb, dim, labels, n, n_classes, &h, o->calibration_folds, held_fold, T,
+                                           before, after, err);
+    free(emb);
     return rc;
 }
 
@@ -281,8 +297,8 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
      * 1.7 points); with 20 % of 10,003 texts held out there is little to win and a second
      * fine-tune would double the training time. */
     if (held_fold && kn_holdout_is_small(held_fold, n, b->n_classes)) {
-        rc = calibration_fine_tune(o, texts, lens, labels, n, b->n_classes, held_fold, 0.5, &given.T, &given.before,
-                                   &given.after, err);
+        rc = calibration_temperature(o, texts, lens, labels, n, b->n_classes, held_fold, 0.5, &given.T, &given.before,
+                                     &given.after, err);
         given.source = "held-out fold of a separate fine-tune";
         preset = &given;
     }
@@ -308,6 +324,112 @@ static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *cons
     json_object_set_new(meta, "tfidf", json_pack("{s:[i,i], s:[i,i], s:b, s:i}", "word_ngrams", t->word_min_n,
                                                  t->word_max_n, "char_ngrams", t->char_min_n, t->char_max_n,
                                                  "sublinear_tf", t->sublinear_tf, "features", kn_tfidf_dim(b->tfidf)));
+    return rc;
+}
+
+/* The held-out rows the hybrid weight and temperature are chosen on, as parts (hybrid.h):
+ * with every row's embedding honest (a frozen encoder) and few rows, every fold of `fold`
+ * in turn (cross-validation); with many rows fold 0 alone. With a tuned encoder only fold 0
+ * is honest: a small fold 0 is split into parts, each scored by a head fitted on every other
+ * row (as kn_logreg_holdout_temperature does), a large one is one part. Returns parts. */
+static int hybrid_parts(const int *fold, size_t n, int n_classes, int folds, int tuned, int *part)
+{
+    const int small = kn_holdout_is_small(fold, n, n_classes);
+    size_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!tuned && small) part[i] = fold[i];
+        else if (fold[i] != 0) part[i] = -1;
+        else part[i] = small ? (int)(next++ % (size_t)folds) : 0;
+    }
+    return small ? folds : 1;
+}
+
+/* Hybrid: TF-IDF of the labelled texts beside the encoder's vectors (frozen, or tuned as
+ * SetFit does with its calibration rules), the dense weight and the temperature chosen on
+ * held-out rows, then one head on every text. */
+static int train_hybrid(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
+                        const int32_t *labels, size_t n, json_t *meta, kn_error *err)
+{
+    if (!o->encoder_dir) return kn_fail(err, "train: method hybrid needs an encoder");
+    const int folds = o->calibration_folds >= 2 ? o->calibration_folds : 5;
+    kn_logreg_options h = head_options(o, n);
+    kn_hybrid_score scores[KN_HYBRID_GRID_MAX] = {{0}};
+    int best = 0, parts = 0, held_dim = 0;
+    int *fold = malloc(n * sizeof *fold), *part = malloc(n * sizeof *part);
+    float *emb = NULL, *held_emb = NULL;
+    kn_csr S = {0}, X = {0};
+    int rc = !fold || !part || kn_stratified_folds(labels, n, b->n_classes, folds, o->seed, fold) != 0
+                 ? kn_fail(err, "out of memory")
+                 : 0;
+    if (rc == 0 && !(b->tfidf = kn_tfidf_fit(texts, lens, n, &o->tfidf, err))) rc = -1;
+    if (rc == 0) rc = kn_tfidf_transform(b->tfidf, texts, lens, n, &S, err);
+    if (rc == 0) parts = hybrid_parts(fold, n, b->n_classes, folds, o->hybrid_tune, part);
+    const int small = kn_holdout_is_small(fold, n, b->n_classes);
+    if (rc == 0 && !o->hybrid_tune) {
+        if (!(b->encoder_dir = strdup(o->encoder_dir))) rc = kn_fail(err, "out of memory");
+        else if (o->quantize) rc = kn_bundle_quantize_encoder(b, o->scratch_dir, err);
+        else if (!(b->encoder = kn_encoder_open(b->encoder_dir, err))) rc = -1;
+        if (rc == 0 && !(emb = malloc(n * (size_t)b->encoder->dim * sizeof *emb)))
+            rc = kn_fail(err, "out of memory for %zu embeddings", n);
+        if (rc == 0) {
+            step_progress embed;
+            step_progress_begin(&embed, o, "embedding", 0.0, 0.9);
+            rc = kn_encoder_embed(b->encoder, texts, lens, n, 32, emb, step_progress_fn(&embed),
+                                  step_progress_ctx(&embed), err);
+            step_progress_end(&embed);
+        }
+        held_emb = emb;
+        held_dim = rc == 0 ? b->encoder->dim : 0;
+    } else if (rc == 0 && small) {
+        /* The weights and temperature on a first fine-tune's fold 0, the final encoder tuned on
+         * every text (as SetFit's calibration does, train_encoder_method). */
+        rc = calibration_fine_tune(o, texts, lens, labels, n, fold, 0.45, &held_emb, &held_dim, err);
+        if (rc == 0) rc = tune_and_embed(b, o, texts, lens, labels, n, NULL, "fine-tuning", 0.45, 0.9, &emb, meta, err);
+    } else if (rc == 0) {
+        rc = tune_and_embed(b, o, texts, lens, labels, n, fold, "fine-tuning", 0.0, 0.9, &emb, meta, err);
+        held_emb = emb;
+        held_dim = rc == 0 ? b->encoder->dim : 0;
+    }
+    if (rc == 0)
+        rc = kn_hybrid_choose_weight(held_emb, held_dim, &S, labels, b->n_classes, &h, part, parts, o->hybrid_grid,
+                                     o->hybrid_n_grid, scores, &best, err);
+    if (rc == 0) {
+        b->hybrid_weight = (float)scores[best].weight;
+        rc = kn_hybrid_join(emb, b->encoder->dim, b->hybrid_weight, &S, &X, err);
+    }
+    if (rc == 0) rc = kn_logreg_fit_sparse(&b->head, &X, labels, b->n_classes, &h, err);
+    if (rc == 0) {
+        b->head.temperature = scores[best].temperature;
+        size_t held = 0;
+        for (size_t i = 0; i < n; i++) held += part[i] >= 0;
+        json_t *grid = json_array();
+        for (int g = 0; g < o->hybrid_n_grid; g++)
+            json_array_append_new(grid, json_pack("{s:f, s:f, s:f, s:f}", "dense_weight", scores[g].weight,
+                                                  "heldout_nll", scores[g].nll, "heldout_accuracy",
+                                                  scores[g].accuracy, "temperature", (double)scores[g].temperature));
+        const kn_tfidf_options *t = &o->tfidf;
+        json_object_set_new(
+            meta, "hybrid",
+            json_pack("{s:b, s:f, s:I, s:s, s:o, s:{s:[i,i], s:[i,i], s:b, s:i}}", "tuned", o->hybrid_tune,
+                      "dense_weight", (double)b->hybrid_weight, "heldout_rows", (json_int_t)held, "chosen_on",
+                      !o->hybrid_tune && small ? "cross-validation"
+                      : o->hybrid_tune && small ? "held-out fold of a separate fine-tune"
+                                                : "held-out fold",
+                      "grid", grid, "tfidf", "word_ngrams", t->word_min_n, t->word_max_n, "char_ngrams",
+                      t->char_min_n, t->char_max_n, "sublinear_tf", t->sublinear_tf, "features",
+                      kn_tfidf_dim(b->tfidf)));
+        json_object_set_new(meta, "head", json_pack("{s:f, s:s, s:f, s:f, s:f}", "C", h.C, "calibration",
+                                                    "held-out rows of the weight choice", "temperature",
+                                                    (double)b->head.temperature, "cv_nll_before_calibration",
+                                                    scores[best].nll_before, "cv_nll_after_calibration",
+                                                    scores[best].nll));
+    }
+    if (held_emb != emb) free(held_emb);
+    free(emb);
+    free(fold);
+    free(part);
+    kn_csr_free(&S);
+    kn_csr_free(&X);
     return rc;
 }
 
@@ -358,6 +480,7 @@ kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, 
     case KN_METHOD_SETFIT: rc = train_encoder_method(b, o, texts, lens, labels, n, b->meta, err); break;
     case KN_METHOD_TFIDF: rc = train_tfidf(b, o, texts, lens, labels, n, b->meta, err); break;
     case KN_METHOD_BM25: rc = train_bm25(b, o, texts, lens, labels, n, b->meta, err); break;
+    case KN_METHOD_HYBRID: rc = train_hybrid(b, o, texts, lens, labels, n, b->meta, err); break;
     default: rc = kn_fail(err, "train: unknown method %d", (int)o->method);
     }
     if (rc != 0) {

@@ -1,0 +1,95 @@
+/* hybrid.c - joining an encoder's vectors with TF-IDF rows, and choosing the dense block's
+ * weight on held-out rows (hybrid.h). */
+#include "learn/hybrid.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/temperature.h"
+
+int kn_hybrid_join(const float *emb, int dim, float w, const kn_csr *S, kn_csr *out, kn_error *err)
+{
+    const size_t n = S->n_rows, nnz = S->indptr[n] + n * (size_t)dim;
+    memset(out, 0, sizeof *out);
+    out->n_rows = n;
+    out->n_cols = dim + S->n_cols;
+    out->indptr = malloc((n + 1) * sizeof *out->indptr);
+    out->indices = malloc((nnz ? nnz : 1) * sizeof *out->indices);
+    out->values = malloc((nnz ? nnz : 1) * sizeof *out->values);
+    if (!out->indptr || !out->indices || !out->values) {
+        kn_csr_free(out);
+        return kn_fail(err, "out of memory joining %zu rows of %d + %d features", n, dim, S->n_cols);
+    }
+    size_t at = 0;
+    out->indptr[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *e = emb + i * (size_t)dim;
+        double norm2 = 0;
+        for (int c = 0; c < dim; c++) norm2 += (double)e[c] * e[c];
+        const float scale = norm2 > 0 ? (float)(w / sqrt(norm2)) : 0.0f;
+        for (int c = 0; c < dim; c++) {
+            out->indices[at] = c;
+            out->values[at++] = e[c] * scale;
+        }
+        for (size_t k = S->indptr[i]; k < S->indptr[i + 1]; k++) {
+            out->indices[at] = dim + S->indices[k];
+            out->values[at++] = S->values[k];
+        }
+        out->indptr[i + 1] = at;
+    }
+    return 0;
+}
+
+static double heldout_accuracy(const double *Z, const int32_t *y, const unsigned char *use, size_t n, int K)
+{
+    size_t right = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        const double *z = Z + i * (size_t)K;
+        int arg = 0;
+        for (int k = 1; k < K; k++)
+            if (z[k] > z[arg]) arg = k;
+        right += arg == y[i];
+        used++;
+    }
+    return used ? (double)right / (double)used : 0.0;
+}
+
+int kn_hybrid_choose_weight(const float *emb, int dim, const kn_csr *S, const int32_t *y, int n_classes,
+                            const kn_logreg_options *opt, const int *part, int parts, const double *grid, int n_grid,
+                            kn_hybrid_score *scores, int *best, kn_error *err)
+{
+    const size_t n = S->n_rows;
+    if (n_grid < 1 || n_grid > KN_HYBRID_GRID_MAX) return kn_fail(err, "hybrid: 1 to %d weights to try, not %d", KN_HYBRID_GRID_MAX, n_grid);
+    double *Z = malloc(n * (size_t)n_classes * sizeof *Z);
+    unsigned char *use = malloc(n ? n : 1);
+    if (!Z || !use) {
+        free(Z);
+        free(use);
+        return kn_fail(err, "out of memory for %zu held-out rows", n);
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) used += (use[i] = part[i] >= 0 && part[i] < parts);
+    int rc = used ? 0 : kn_fail(err, "hybrid: no held-out rows to choose the weights on");
+    *best = 0;
+    for (int g = 0; rc == 0 && g < n_grid; g++) {
+        kn_csr X;
+        if ((rc = kn_hybrid_join(emb, dim, (float)grid[g], S, &X, err)) != 0) break;
+        memset(Z, 0, n * (size_t)n_classes * sizeof *Z);
+        rc = kn_logreg_heldout_logits_sparse(&X, y, n_classes, opt, part, parts, Z, err);
+        kn_csr_free(&X);
+        if (rc != 0) break;
+        kn_hybrid_score *s = &scores[g];
+        s->weight = grid[g];
+        s->nll_before = kn_temperature_nll(Z, y, use, n, n_classes, 1.0);
+        s->temperature = (float)kn_fit_temperature(Z, y, use, n, n_classes);
+        s->nll = kn_temperature_nll(Z, y, use, n, n_classes, s->temperature);
+        if (!(s->nll <= s->nll_before)) s->temperature = 1.0f, s->nll = s->nll_before;
+        s->accuracy = heldout_accuracy(Z, y, use, n, n_classes);
+        if (s->nll < scores[*best].nll) *best = g;
+    }
+    free(Z);
+    free(use);
+    return rc;
+}
