@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "learn/backlog.h"
 #include "learn/bundle.h"
 #include "learn/dataset.h"
 #include "learn/logreg.h"
@@ -21,10 +22,13 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kanava train --data FILE.csv --out DIR [options]\n"
-            "  --method M            frozen (default): a sentence encoder as it is + a calibrated head;\n"
+            "  --method M            auto (default): the best of tfidf, frozen, hybrid and (when the\n"
+            "                        budget allows) hybrid --tune, measured on held-out labelled texts;\n"
+            "                        frozen: a sentence encoder as it is + a calibrated head;\n"
             "                        setfit: the encoder fine-tuned contrastively first (use-lite, BERT, XLM-R);\n"
             "                        tfidf: word and character n-grams + the head; bm25: Okapi BM25;\n"
             "                        hybrid: the encoder's vectors and the tfidf n-grams in one head\n"
+            "  --budget SECONDS      auto: the time the whole training may take (default 180; e.g. 180s)\n"
             "  --tune                hybrid: fine-tune the encoder as setfit does first (its options apply)\n"
             "  --dense-weights LIST  hybrid: weights of the encoder's vectors against the n-grams to choose\n"
             "                        from on held-out texts (default 0.7,1,1.4,2; one value fixes it)\n"
@@ -49,6 +53,10 @@ static void usage(FILE *f)
             "  --k1 X, --b X         bm25 parameters (default 1.5, 0.75)\n"
             "  --bm25-mode M         neighbour (default): best single message per topic; topic: one\n"
             "                        document per topic\n"
+            "  --unlabelled FILE     a backlog of unlabelled messages (CSV/TSV with the text column,\n"
+            "                        JSONL with a \"text\" field, or one per line); tfidf and hybrid count\n"
+            "                        their n-grams' idf over it too\n"
+            "  --unlabelled-max N    at most N distinct backlog texts, a random sample (default 100000)\n"
             "  --text-column NAME    default text\n"
             "  --label-column NAME   default category\n"
             "  --C X                 inverse L2 strength of the head (default 100; tfidf 10)\n"
@@ -105,10 +113,12 @@ int cmd_train(int argc, char **argv)
         {"tau", required_argument, 0, 'U'},       {"batch-texts", required_argument, 0, 'X'},
         {"freeze", required_argument, 0, 'F'},    {"per-topic", required_argument, 0, 'K'},
         {"token-drop", required_argument, 0, 'Q'}, {"base-weight", required_argument, 0, 'w'},
-        {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
+        {"unlabelled", required_argument, 0, 'A'}, {"unlabelled-max", required_argument, 0, 'H'},
+        {"budget", required_argument, 0, 'g'},    {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
-    const char *method = "frozen", *models_flag = NULL;
+    const char *method = "auto", *models_flag = NULL, *unlabelled = NULL;
+    long unlabelled_max = KN_BACKLOG_MAX_TEXTS_DEFAULT;
     long seed = 42, threads = 0;
     kn_train_options o;
     kn_train_default_options(&o);
@@ -153,6 +163,14 @@ int cmd_train(int argc, char **argv)
         case 'u': o.tfidf.sublinear_tf = 1; break;
         case 'q': o.quantize = 1; break;
         case 'Z': o.hybrid_tune = 1; break;
+        case 'g': {
+            char *end;
+            o.budget_seconds = strtod(optarg, &end);
+            if (end == optarg || (*end && strcmp(end, "s") != 0) || !(o.budget_seconds > 0 && o.budget_seconds <= 1e6)) { fprintf(stderr, "kanava train: --budget wants seconds, e.g. 180 or 180s, not '%s'\n", optarg); return KN_EXIT_USAGE; }
+            break;
+        }
+        case 'A': unlabelled = optarg; break;
+        case 'H': unlabelled_max = strtol(optarg, NULL, 10); if (unlabelled_max < 1 || unlabelled_max > 100000000) { fprintf(stderr, "kanava train: --unlabelled-max must be 1..100000000\n"); return KN_EXIT_USAGE; } break;
         case 'G':
             if (parse_weights(optarg, o.hybrid_grid, &o.hybrid_n_grid) != 0) { fprintf(stderr, "kanava train: --dense-weights wants 1 to %d numbers in [0, 100], comma-separated, not '%s'\n", KN_HYBRID_GRID_MAX, optarg); return KN_EXIT_USAGE; }
             break;
@@ -168,8 +186,11 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (!data || !out || optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
-    if (kn_method_parse(method, &o.method) != 0) {
-        fprintf(stderr, "kanava train: --method must be frozen, setfit, tfidf, bm25 or hybrid, not '%s'\n", method);
+    if (strcmp(method, "auto") == 0) {
+        o.auto_select = 1;
+        o.method = KN_METHOD_HYBRID; /* it needs the encoder; the chosen method is in the bundle */
+    } else if (kn_method_parse(method, &o.method) != 0) {
+        fprintf(stderr, "kanava train: --method must be auto, frozen, setfit, tfidf, bm25 or hybrid, not '%s'\n", method);
         return KN_EXIT_USAGE;
     }
     if (o.quantize && !kn_method_uses_encoder(o.method)) {
@@ -195,13 +216,27 @@ int cmd_train(int argc, char **argv)
     char models_dir[4096], model_dir[4200], data_hash[65] = "";
     int code = KN_EXIT_FAIL;
     kn_bundle *b = NULL;
+    kn_backlog backlog = {0};
     double t0 = kn_now();
+    if (unlabelled) {
+        if (kn_backlog_read(unlabelled, text_col, (const char *const *)ds.text, ds.len, ds.n, (size_t)unlabelled_max,
+                            o.seed, &backlog, &err) != 0)
+            goto done;
+        fprintf(stderr, "backlog %s: %zu texts of %zu records (skipped %zu empty, %zu duplicates, %zu labelled%s)\n",
+                unlabelled, backlog.n, backlog.lines, backlog.empty, backlog.duplicates, backlog.labelled,
+                backlog.distinct > backlog.n ? ", a random sample of the distinct ones" : "");
+        o.unlabelled = (const char *const *)backlog.text;
+        o.unlabelled_lens = backlog.len;
+        o.n_unlabelled = backlog.n;
+    }
     if (kn_method_uses_encoder(o.method)) {
         if (kn_models_dir(models_dir, sizeof models_dir, models_flag, &err) != 0 ||
             kn_model_path(model_dir, sizeof model_dir, models_dir, base, &err) != 0)
             goto done;
         o.encoder_dir = model_dir;
     }
+    if (unlabelled && !o.auto_select && o.method != KN_METHOD_TFIDF && o.method != KN_METHOD_HYBRID)
+        fprintf(stderr, "kanava train: note: %s does not learn from --unlabelled (tfidf, hybrid and auto do)\n", method);
     fprintf(stderr, "training %s on %zu messages, %d topics%s%s\n", method, ds.n, ds.n_classes,
             o.encoder_dir ? ", encoder " : "", o.encoder_dir ? base : "");
     if (!(b = kn_bundle_train(&o, (const char *const *)ds.text, ds.len, ds.label, ds.n, ds.classes, ds.n_classes, &err)))
@@ -209,19 +244,26 @@ int cmd_train(int argc, char **argv)
     kn_sha256_file(data, data_hash, &err);
     json_t *meta = json_pack("{s:s, s:s, s:f}", "data", data, "data_sha256", data_hash, "seconds", kn_now() - t0);
     if (o.encoder_dir) json_object_set_new(meta, "base", json_string(base));
+    if (unlabelled)
+        json_object_set_new(meta, "unlabelled", json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "file", unlabelled, "texts",
+                                                          (json_int_t)backlog.n, "records", (json_int_t)backlog.lines,
+                                                          "duplicates", (json_int_t)backlog.duplicates, "labelled",
+                                                          (json_int_t)backlog.labelled, "distinct",
+                                                          (json_int_t)backlog.distinct));
     int rc = kn_bundle_save(b, out, meta, &err);
     json_decref(meta);
     if (rc != 0) goto done;
-    if (o.method == KN_METHOD_BM25)
+    if (b->method == KN_METHOD_BM25)
         fprintf(stderr, "saved %s: %d topics, bm25 temperature %.3f, %.1f s\n", out, ds.n_classes, b->bm25.temperature,
                 kn_now() - t0);
     else
-        fprintf(stderr, "saved %s: %d topics, temperature %.3f, %.1f s\n", out, ds.n_classes,
-                (double)b->head.temperature, kn_now() - t0);
+        fprintf(stderr, "saved %s: %s, %d topics, temperature %.3f, %.1f s\n", out, kn_method_name(b->method),
+                ds.n_classes, (double)b->head.temperature, kn_now() - t0);
     code = KN_EXIT_OK;
 done:
     if (code != KN_EXIT_OK) fprintf(stderr, "kanava train: %s\n", err.msg);
     kn_bundle_close(b);
+    kn_backlog_free(&backlog);
     kn_dataset_free(&ds);
     return code;
 }

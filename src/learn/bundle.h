@@ -79,6 +79,13 @@ typedef struct kn_train_options {
     int hybrid_tune;           /* hybrid: fine-tune the encoder with SetFit first (o->setfit) */
     double hybrid_grid[KN_HYBRID_GRID_MAX]; /* hybrid: dense weights to choose from on held-out rows */
     int hybrid_n_grid;         /* (default KN_HYBRID_GRID_DEFAULT; one value fixes the weight) */
+    const char *const *unlabelled; /* tfidf, hybrid: a backlog of unlabelled texts (backlog.h); */
+    const size_t *unlabelled_lens; /* their idf counts it beside the labelled texts' */
+    size_t n_unlabelled;
+    int auto_select;           /* `--method auto`: method is ignored; the best of tfidf, frozen,
+                                * hybrid and (within the budget) hybrid on a tuned encoder, by
+                                * held-out accuracy (auto_select.c) */
+    double budget_seconds;     /* auto: the whole training's time budget (default 180) */
     double base_weight;        /* setfit: > 0 keeps the untuned base beside the tuned encoder, its
                                 * vectors scaled by this (model/concat_encoder.h; default 0.5) */
 } kn_train_options;
@@ -90,6 +97,11 @@ void kn_train_default_options(kn_train_options *o);
  * what training measured (held-out NLL before / after calibration, seconds, ...). */
 kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, const size_t *lens,
                            const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err);
+
+/* kn_bundle_train with o->auto_select: the bundle of the chosen method, its metadata's
+ * "auto" naming every candidate's held-out score (or why it was skipped). */
+kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                                const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err);
 
 /* Replaces the bundle's encoder by its int8 form (staged in scratch_dir, NULL: $TMPDIR or
  * /tmp, and owned by the bundle) and records "quantized": "int8" in its metadata. The head

@@ -24,7 +24,7 @@ int kn_hybrid_join(const float *emb, int dim, float w, const kn_csr *S, kn_csr *
     size_t at = 0;
     out->indptr[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        const float *e = emb + i * (size_t)dim;
+        const float *e = dim > 0 ? emb + i * (size_t)dim : NULL;
         double norm2 = 0;
         for (int c = 0; c < dim; c++) norm2 += (double)e[c] * e[c];
         const float scale = norm2 > 0 ? (float)(w / sqrt(norm2)) : 0.0f;
@@ -56,40 +56,46 @@ static double heldout_accuracy(const double *Z, const int32_t *y, const unsigned
     return used ? (double)right / (double)used : 0.0;
 }
 
+int kn_hybrid_heldout_score(const float *emb, int dim, double w, const kn_csr *S, const int32_t *y, int n_classes,
+                            const kn_logreg_options *opt, const int *part, int parts, kn_hybrid_score *score,
+                            kn_error *err)
+{
+    const size_t n = S->n_rows;
+    double *Z = calloc(n ? n * (size_t)n_classes : 1, sizeof *Z);
+    unsigned char *use = malloc(n ? n : 1);
+    kn_csr X = {0};
+    int rc = !Z || !use ? kn_fail(err, "out of memory for %zu held-out rows", n) : 0;
+    size_t used = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) used += (use[i] = part[i] >= 0 && part[i] < parts);
+    if (rc == 0 && used == 0) rc = kn_fail(err, "hybrid: no held-out rows to score on");
+    if (rc == 0) rc = kn_hybrid_join(emb, dim, (float)w, S, &X, err);
+    if (rc == 0) rc = kn_logreg_heldout_logits_sparse(&X, y, n_classes, opt, part, parts, Z, err);
+    if (rc == 0) {
+        score->weight = w;
+        score->rows = used;
+        score->nll_before = kn_temperature_nll(Z, y, use, n, n_classes, 1.0);
+        score->temperature = (float)kn_fit_temperature(Z, y, use, n, n_classes);
+        score->nll = kn_temperature_nll(Z, y, use, n, n_classes, score->temperature);
+        if (!(score->nll <= score->nll_before)) score->temperature = 1.0f, score->nll = score->nll_before;
+        score->accuracy = heldout_accuracy(Z, y, use, n, n_classes);
+    }
+    kn_csr_free(&X);
+    free(Z);
+    free(use);
+    return rc;
+}
+
 int kn_hybrid_choose_weight(const float *emb, int dim, const kn_csr *S, const int32_t *y, int n_classes,
                             const kn_logreg_options *opt, const int *part, int parts, const double *grid, int n_grid,
                             kn_hybrid_score *scores, int *best, kn_error *err)
 {
-    const size_t n = S->n_rows;
-    if (n_grid < 1 || n_grid > KN_HYBRID_GRID_MAX) return kn_fail(err, "hybrid: 1 to %d weights to try, not %d", KN_HYBRID_GRID_MAX, n_grid);
-    double *Z = malloc(n * (size_t)n_classes * sizeof *Z);
-    unsigned char *use = malloc(n ? n : 1);
-    if (!Z || !use) {
-        free(Z);
-        free(use);
-        return kn_fail(err, "out of memory for %zu held-out rows", n);
-    }
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) used += (use[i] = part[i] >= 0 && part[i] < parts);
-    int rc = used ? 0 : kn_fail(err, "hybrid: no held-out rows to choose the weights on");
+    if (n_grid < 1 || n_grid > KN_HYBRID_GRID_MAX)
+        return kn_fail(err, "hybrid: 1 to %d weights to try, not %d", KN_HYBRID_GRID_MAX, n_grid);
     *best = 0;
-    for (int g = 0; rc == 0 && g < n_grid; g++) {
-        kn_csr X;
-        if ((rc = kn_hybrid_join(emb, dim, (float)grid[g], S, &X, err)) != 0) break;
-        memset(Z, 0, n * (size_t)n_classes * sizeof *Z);
-        rc = kn_logreg_heldout_logits_sparse(&X, y, n_classes, opt, part, parts, Z, err);
-        kn_csr_free(&X);
-        if (rc != 0) break;
-        kn_hybrid_score *s = &scores[g];
-        s->weight = grid[g];
-        s->nll_before = kn_temperature_nll(Z, y, use, n, n_classes, 1.0);
-        s->temperature = (float)kn_fit_temperature(Z, y, use, n, n_classes);
-        s->nll = kn_temperature_nll(Z, y, use, n, n_classes, s->temperature);
-        if (!(s->nll <= s->nll_before)) s->temperature = 1.0f, s->nll = s->nll_before;
-        s->accuracy = heldout_accuracy(Z, y, use, n, n_classes);
-        if (s->nll < scores[*best].nll) *best = g;
+    for (int g = 0; g < n_grid; g++) {
+        if (kn_hybrid_heldout_score(emb, dim, grid[g], S, y, n_classes, opt, part, parts, &scores[g], err) != 0)
+            return -1;
+        if (scores[g].nll < scores[*best].nll) *best = g;
     }
-    free(Z);
-    free(use);
-    return rc;
+    return 0;
 }

@@ -34,12 +34,18 @@ typedef struct kn_hybrid_score {
     double nll_before;  /* at T = 1 */
     double accuracy;    /* share of held-out rows whose most probable topic is right */
     float temperature;
+    size_t rows;        /* held-out rows scored */
 } kn_hybrid_score;
 
-/* For each weight of grid: held-out logits of the joined rows (kn_logreg_heldout_logits_sparse
- * with part / parts: the rows with part[i] >= 0 are scored), a temperature fitted to them and
- * their NLL. *best is the grid index with the lowest NLL (the first on ties). scores has
- * n_grid entries. */
+/* One weight's score: held-out logits of the joined rows (kn_logreg_heldout_logits_sparse
+ * with part / parts: the rows with 0 <= part[i] < parts are scored), a temperature fitted to
+ * them and their NLL and accuracy. dim may be 0 (emb NULL): the TF-IDF block alone. */
+int kn_hybrid_heldout_score(const float *emb, int dim, double w, const kn_csr *S, const int32_t *y, int n_classes,
+                            const kn_logreg_options *opt, const int *part, int parts, kn_hybrid_score *score,
+                            kn_error *err);
+
+/* kn_hybrid_heldout_score for each weight of grid; *best is the grid index with the lowest
+ * NLL (the first on ties). scores has n_grid entries. */
 int kn_hybrid_choose_weight(const float *emb, int dim, const kn_csr *S, const int32_t *y, int n_classes,
                             const kn_logreg_options *opt, const int *part, int parts, const double *grid, int n_grid,
                             kn_hybrid_score *scores, int *best, kn_error *err);

@@ -160,6 +160,12 @@ static void set_offsets(kn_tfidf *t)
 kn_tfidf *kn_tfidf_fit(const char *const *texts, const size_t *lens, size_t n, const kn_tfidf_options *opt,
                        kn_error *err)
 {
+    return kn_tfidf_fit_idf_corpus(texts, lens, n, NULL, NULL, 0, opt, err);
+}
+
+kn_tfidf *kn_tfidf_fit_idf_corpus(const char *const *texts, const size_t *lens, size_t n, const char *const *extra,
+                                  const size_t *extra_lens, size_t n_extra, const kn_tfidf_options *opt, kn_error *err)
+{
     kn_tfidf *t = calloc(1, sizeof *t);
     if (!t) {
         kn_fail(err, "tfidf: out of memory");
@@ -198,17 +204,29 @@ kn_tfidf *kn_tfidf_fit(const char *const *texts, const size_t *lens, size_t n, c
                 if (last[id] != i) last[id] = i, df[id]++;
             }
         }
+        /* The extra texts only count towards df: the vocabulary stays the labelled texts'. */
+        c.grow = 0;
+        for (size_t i = 0; i < n_extra; i++) {
+            if (analyze(b, k, &c, extra[i], extra_lens[i]) != 0) goto oom;
+            for (size_t j = 0; j < c.n; j++) {
+                size_t id = (size_t)c.ids[j];
+                if (last[id] != n + i) last[id] = n + i, df[id]++;
+            }
+        }
+        c.grow = 1;
+        const size_t docs = n + n_extra;
         size_t nv = b->vocab.count;
         if (nv == 0) {
             kn_fail(err, "tfidf: the training texts contain no %s n-grams", k == KN_TFIDF_WORD ? "word" : "character");
             goto fail;
         }
         if (!(b->idf = malloc(nv * sizeof *b->idf))) goto oom;
-        for (size_t j = 0; j < nv; j++) b->idf[j] = log((1.0 + (double)n) / (1.0 + (double)df[j])) + 1.0;
+        for (size_t j = 0; j < nv; j++) b->idf[j] = log((1.0 + (double)docs) / (1.0 + (double)df[j])) + 1.0;
         for (size_t j = 0; j < cap; j++) df[j] = 0, last[j] = (size_t)-1;
     }
     set_offsets(t);
     free(c.ids);
+    free(c.weight);
     free(df);
     free(last);
     return t;
@@ -216,6 +234,7 @@ oom:
     kn_fail(err, "tfidf: out of memory learning the vocabulary of %zu texts", n);
 fail:
     free(c.ids);
+    free(c.weight);
     free(df);
     free(last);
     kn_tfidf_free(t);

@@ -36,6 +36,12 @@ typedef struct kn_tfidf kn_tfidf;
 /* Learns the vocabulary and idf of each enabled block from n texts. */
 kn_tfidf *kn_tfidf_fit(const char *const *texts, const size_t *lens, size_t n, const kn_tfidf_options *opt,
                        kn_error *err);
+/* The same with the idf counted over the n texts and n_extra more (an unlabelled backlog):
+ * the vocabulary is still the n texts' terms, and idf(t) = ln((1 + n + n_extra) /
+ * (1 + df(t))) + 1 with df over all of them (scikit-learn's TfidfVectorizer fitted on all
+ * texts with its vocabulary fixed to the n texts' terms). */
+kn_tfidf *kn_tfidf_fit_idf_corpus(const char *const *texts, const size_t *lens, size_t n, const char *const *extra,
+                                  const size_t *extra_lens, size_t n_extra, const kn_tfidf_options *opt, kn_error *err);
 /* Features of n texts: n x kn_tfidf_dim, columns ascending within each row. */
 int kn_tfidf_transform(const kn_tfidf *t, const char *const *texts, const size_t *lens, size_t n, kn_csr *out,
                        kn_error *err);

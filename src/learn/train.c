@@ -21,6 +21,7 @@ void kn_train_default_options(kn_train_options *o)
     o->calibration_folds = 5;
     o->seed = 42;
     o->base_weight = 0.5;
+    o->budget_seconds = 180;
     const double grid[] = KN_HYBRID_GRID_DEFAULT;
     o->hybrid_n_grid = (int)(sizeof grid / sizeof grid[0]);
     memcpy(o->hybrid_grid, grid, sizeof grid);
@@ -312,10 +313,17 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
     return rc;
 }
 
+/* The n-gram vocabulary of the labelled texts, its idf from them and the backlog. */
+static kn_tfidf *fit_tfidf(const kn_train_options *o, const char *const *texts, const size_t *lens, size_t n,
+                           kn_error *err)
+{
+    return kn_tfidf_fit_idf_corpus(texts, lens, n, o->unlabelled, o->unlabelled_lens, o->n_unlabelled, &o->tfidf, err);
+}
+
 static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
                        const int32_t *labels, size_t n, json_t *meta, kn_error *err)
 {
-    if (!(b->tfidf = kn_tfidf_fit(texts, lens, n, &o->tfidf, err))) return -1;
+    if (!(b->tfidf = fit_tfidf(o, texts, lens, n, err))) return -1;
     kn_csr X;
     if (kn_tfidf_transform(b->tfidf, texts, lens, n, &X, err) != 0) return -1;
     int rc = fit_head(b, o, NULL, &X, X.n_cols, labels, n, NULL, NULL, meta, err);
@@ -361,7 +369,7 @@ static int train_hybrid(kn_bundle *b, const kn_train_options *o, const char *con
     int rc = !fold || !part || kn_stratified_folds(labels, n, b->n_classes, folds, o->seed, fold) != 0
                  ? kn_fail(err, "out of memory")
                  : 0;
-    if (rc == 0 && !(b->tfidf = kn_tfidf_fit(texts, lens, n, &o->tfidf, err))) rc = -1;
+    if (rc == 0 && !(b->tfidf = fit_tfidf(o, texts, lens, n, err))) rc = -1;
     if (rc == 0) rc = kn_tfidf_transform(b->tfidf, texts, lens, n, &S, err);
     if (rc == 0) parts = hybrid_parts(fold, n, b->n_classes, folds, o->hybrid_tune, part);
     const int small = kn_holdout_is_small(fold, n, b->n_classes);
@@ -457,6 +465,7 @@ kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, 
         kn_fail(err, "train: needs labelled texts of at least two topics (got %zu texts, %d topics)", n, n_classes);
         return NULL;
     }
+    if (o->auto_select) return kn_bundle_train_auto(o, texts, lens, labels, n, classes, n_classes, err);
     kn_bundle *b = calloc(1, sizeof *b);
     if (!b || !(b->classes = calloc((size_t)n_classes, sizeof *b->classes))) {
         free(b);
@@ -472,8 +481,9 @@ kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, 
             return NULL;
         }
     double t0 = kn_now();
-    b->meta = json_pack("{s:s, s:I, s:i, s:I}", "method", kn_method_name(o->method), "rows", (json_int_t)n, "topics",
-                        n_classes, "seed", (json_int_t)o->seed);
+    b->meta = json_pack("{s:s, s:I, s:i, s:I, s:I}", "method", kn_method_name(o->method), "rows", (json_int_t)n,
+                        "topics", n_classes, "seed", (json_int_t)o->seed, "unlabelled_rows",
+                        (json_int_t)o->n_unlabelled);
     int rc;
     switch (o->method) {
     case KN_METHOD_FROZEN:
