@@ -70,11 +70,13 @@ run san/metrics-reference tools/learn/check_metrics.sh build-san
 run bm25-reference tools/learn/check_bm25.sh build
 run san/bm25-reference tools/learn/check_bm25.sh build-san
 run tfidf-reference tools/learn/check_tfidf.sh build
+run hybrid-reference tools/learn/check_hybrid.sh build
 run umap-map bench/umap_bench.sh --quick
 run train-step-bench-smoke env KANAVA_BENCH_SKIP_DEPS=1 KANAVA_BENCH_WAIT=0 KANAVA_TRAIN_STEPS=2 bench/train_step_bench.sh
 run int8-reference tools/hf/check_int8.sh build
 run san/int8-reference tools/hf/check_int8.sh build-san
 run san/tfidf-reference tools/learn/check_tfidf.sh build-san
+run san/hybrid-reference tools/learn/check_hybrid.sh build-san
 run cli tests/cli_test.sh build
 run export-hf tests/export_hf_test.sh build
 run san/export-hf tests/export_hf_test.sh build-san

@@ -39,6 +39,7 @@ typedef struct entry {
     kn_method method;
     kn_bm25_mode bm25_mode; /* "bm25" is neighbour mode, "bm25-topic" topic mode */
     int tune;               /* "hybrid-setfit": hybrid on a SetFit-tuned encoder */
+    int auto_select;        /* "auto" */
     const char *command; /* peers */
 } entry;
 
@@ -60,6 +61,7 @@ typedef struct bench {
     int shots[MAX_SHOTS], n_shots, seeds;
     kn_dataset train, test;
     kn_train_options train_opt;
+    int backlog_rest; /* --backlog rest: the pool's undrawn texts are the methods' backlog */
     char tmp[4096], test_csv[4200];
     run *runs;
     size_t n_runs, cap_runs;
@@ -73,13 +75,18 @@ static void usage(FILE *f)
             "  --shots LIST          examples per topic, e.g. 5,10,20,all (default 5,10,20,all)\n"
             "  --seeds N             draws per shots value (default 5; 'all' is drawn once)\n"
             "  --methods LIST        Kanava methods: frozen,setfit,tfidf,bm25,bm25-topic,\n"
-            "                        hybrid,hybrid-setfit (default frozen,tfidf,bm25)\n"
+            "                        hybrid,hybrid-setfit,auto (default frozen,tfidf,bm25)\n"
             "  --peer NAME=COMMAND   an external method run as COMMAND TRAIN.csv TEST.csv OUT_DIR (repeatable)\n"
             "  --out PREFIX          writes PREFIX.md, PREFIX.json, PREFIX-k<K>.svg (default bench-methods)\n"
             "  --title TEXT          heading of the report (default: the data file)\n"
             "  --base MODEL          encoder of frozen and setfit (default use-lite)\n"
             "  --max-steps N         setfit optimizer steps (default 500)\n"
             "  --batch-texts N       setfit texts per step (default 32)\n"
+            "  --backlog rest|none   rest: the training pool's undrawn texts are the backlog of the methods\n"
+            "                        that learn from one (tfidf, hybrid, auto; default none)\n"
+            "  --self-train X        hybrid's self-training threshold on the backlog (default 0.5; 0: off)\n"
+            "  --pseudo-weight X     the pseudo-labelled texts' weight (default 0.5)\n"
+            "  --budget SECONDS      auto's time budget (default 180)\n"
             "  --text-column NAME    default text; --label-column NAME default category\n"
             "  --threads N, --models-dir DIR\n"
             "Files ending in .tsv are read as tab-separated.\n");
@@ -210,9 +217,36 @@ static int run_method(bench *b, const entry *e, const size_t *rows, size_t n_row
     o.method = e->method;
     o.bm25.mode = e->bm25_mode;
     o.hybrid_tune = e->tune;
+    o.auto_select = e->auto_select;
+    const char **backlog = NULL;
+    size_t *backlog_lens = NULL;
+    if (b->backlog_rest && n_rows < b->train.n) {
+        unsigned char *drawn = calloc(b->train.n, 1);
+        backlog = malloc(b->train.n * sizeof *backlog);
+        backlog_lens = malloc(b->train.n * sizeof *backlog_lens);
+        if (!drawn || !backlog || !backlog_lens) {
+            free(drawn);
+            free(backlog);
+            free(backlog_lens);
+            kn_fail(err, "out of memory");
+            goto done;
+        }
+        for (size_t r = 0; r < n_rows; r++) drawn[rows[r]] = 1;
+        for (size_t i = 0; i < b->train.n; i++)
+            if (!drawn[i]) {
+                backlog[o.n_unlabelled] = b->train.text[i];
+                backlog_lens[o.n_unlabelled++] = b->train.len[i];
+            }
+        free(drawn);
+        o.unlabelled = backlog;
+        o.unlabelled_lens = backlog_lens;
+    }
     o.seed = (uint64_t)seed;
     double t0 = kn_now();
-    if (!(model = kn_bundle_train(&o, texts, lens, labels, n_rows, b->train.classes, b->train.n_classes, err))) goto done;
+    model = kn_bundle_train(&o, texts, lens, labels, n_rows, b->train.classes, b->train.n_classes, err);
+    free(backlog);
+    free(backlog_lens);
+    if (!model) goto done;
     double t1 = kn_now();
     if (kn_bundle_predict(model, (const char *const *)b->test.text, b->test.len, b->test.n, proba, NULL, NULL, err) != 0)
         goto done;
@@ -408,7 +442,11 @@ static int add_entry(bench *b, const char *name, int is_peer, const char *comman
     e->command = command;
     e->bm25_mode = KN_BM25_NEIGHBOUR;
     e->tune = 0;
-    if (!is_peer && strcmp(name, "bm25-topic") == 0) {
+    e->auto_select = 0;
+    if (!is_peer && strcmp(name, "auto") == 0) {
+        e->method = KN_METHOD_HYBRID;
+        e->auto_select = 1;
+    } else if (!is_peer && strcmp(name, "bm25-topic") == 0) {
         e->method = KN_METHOD_BM25;
         e->bm25_mode = KN_BM25_TOPIC;
     } else if (!is_peer && strcmp(name, "hybrid-setfit") == 0) {
@@ -485,6 +523,8 @@ int cmd_bench_methods(int argc, char **argv)
         {"batch-texts", required_argument, 0, 'X'},
         {"text-column", required_argument, 0, 'x'}, {"label-column", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 't'},    {"models-dir", required_argument, 0, 'd'},
+        {"backlog", required_argument, 0, 'K'},    {"self-train", required_argument, 0, 'Y'},
+        {"pseudo-weight", required_argument, 0, 'W'}, {"budget", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     static bench b;
     memset(&b, 0, sizeof b);
@@ -517,6 +557,13 @@ int cmd_bench_methods(int argc, char **argv)
         case 'l': label_col = optarg; break;
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'd': models_flag = optarg; break;
+        case 'K':
+            if (strcmp(optarg, "rest") == 0) b.backlog_rest = 1;
+            else if (strcmp(optarg, "none") != 0) { fprintf(stderr, "kanava bench-methods: --backlog is rest or none\n"); return KN_EXIT_USAGE; }
+            break;
+        case 'Y': b.train_opt.self_train_threshold = strtod(optarg, NULL); break;
+        case 'W': b.train_opt.pseudo_weight = strtod(optarg, NULL); break;
+        case 'G': b.train_opt.budget_seconds = strtod(optarg, NULL); break;
         case 'h': usage(stdout); return KN_EXIT_OK;
         default: usage(stderr); return KN_EXIT_USAGE;
         }
@@ -529,7 +576,7 @@ int cmd_bench_methods(int argc, char **argv)
     }
     for (char *tok = strtok(methods_list, ","); tok; tok = strtok(NULL, ","))
         if (add_entry(&b, tok, 0, NULL) != 0) {
-            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25, bm25-topic, hybrid, hybrid-setfit)\n", tok);
+            fprintf(stderr, "kanava bench-methods: unknown method '%s' (frozen, setfit, tfidf, bm25, bm25-topic, hybrid, hybrid-setfit, auto)\n", tok);
             return KN_EXIT_USAGE;
         }
     for (int p = 0; p < n_peers; p++) {

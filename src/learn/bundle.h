@@ -82,6 +82,9 @@ typedef struct kn_train_options {
     const char *const *unlabelled; /* tfidf, hybrid: a backlog of unlabelled texts (backlog.h); */
     const size_t *unlabelled_lens; /* their idf counts it beside the labelled texts' */
     size_t n_unlabelled;
+    double self_train_threshold;   /* hybrid with a backlog: pseudo-label the backlog texts the
+                                    * head is this sure of (0: off; default 0.5, self_train.h) */
+    double pseudo_weight;          /* their weight in the refit (default 0.5) */
     int auto_select;           /* `--method auto`: method is ignored; the best of tfidf, frozen,
                                 * hybrid and (within the budget) hybrid on a tuned encoder, by
                                 * held-out accuracy (auto_select.c) */

@@ -73,17 +73,19 @@ static int fold_logits(const float *X, const int32_t *y, size_t n, const int *fo
  * training rows, so from the full fit the fold's gradient is already below the stopping
  * tolerance and the "held-out" logits would be the full fit's (one Banking77 draw got
  * T = 0.05 that way). */
-static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold, int k, int K,
+static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const float *sw, const int *fold, int k, int K,
                               const kn_logreg_options *opt, double *Z, kn_error *err)
 {
     const size_t n = X->n_rows;
     kn_csr tr = {.n_cols = X->n_cols};
     int32_t *ytr = calloc(n ? n : 1, sizeof *ytr); /* calloc: GCC 12 cannot see every used entry is set */
+    float *wtr = sw ? malloc((n ? n : 1) * sizeof *wtr) : NULL;
     tr.indptr = malloc((n + 1) * sizeof *tr.indptr);
     tr.indices = malloc((X->indptr[n] + 1) * sizeof *tr.indices);
     tr.values = malloc((X->indptr[n] + 1) * sizeof *tr.values);
-    if (!ytr || !tr.indptr || !tr.indices || !tr.values) {
+    if (!ytr || !tr.indptr || !tr.indices || !tr.values || (sw && !wtr)) {
         free(ytr);
+        free(wtr);
         kn_csr_free(&tr);
         return kn_fail(err, "out of memory");
     }
@@ -95,29 +97,32 @@ static int fold_logits_sparse(const kn_csr *X, const int32_t *y, const int *fold
         memcpy(tr.indices + used, X->indices + X->indptr[i], len * sizeof *tr.indices);
         memcpy(tr.values + used, X->values + X->indptr[i], len * sizeof *tr.values);
         used += len;
+        if (wtr) wtr[tr.n_rows] = sw[i];
         ytr[tr.n_rows++] = y[i];
         tr.indptr[tr.n_rows] = used;
     }
     kn_logreg part;
-    int rc = kn_logreg_fit_sparse(&part, &tr, ytr, K, opt, err);
+    int rc = kn_logreg_fit_sparse_weighted(&part, &tr, ytr, wtr, K, opt, err);
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
             if (fold[i] == k) kn_logreg_logits_sparse(&part, X, i, Z + i * K);
     kn_logreg_free(&part);
     free(ytr);
+    free(wtr);
     kn_csr_free(&tr);
     return rc;
 }
 
-int kn_logreg_heldout_logits_sparse(const kn_csr *X, const int32_t *y, int n_classes, const kn_logreg_options *opt,
-                                    const int *part, int parts, double *Z, kn_error *err)
+int kn_logreg_heldout_logits_sparse(const kn_csr *X, const int32_t *y, const float *sample_weight, int n_classes,
+                                    const kn_logreg_options *opt, const int *part, int parts, double *Z,
+                                    kn_error *err)
 {
     for (int k = 0; k < parts; k++) {
         size_t in_part = 0;
         for (size_t i = 0; i < X->n_rows; i++) in_part += part[i] == k;
         if (in_part == 0) continue;
         kn_error fe;
-        if (fold_logits_sparse(X, y, part, k, n_classes, opt, Z, &fe) != 0)
+        if (fold_logits_sparse(X, y, sample_weight, part, k, n_classes, opt, Z, &fe) != 0)
             return kn_fail(err, "held-out part %d of %d: %s", k + 1, parts, fe.msg);
     }
     return 0;
@@ -162,7 +167,7 @@ static int calibrate(int K, int d, const float *X, const kn_csr *S, const int32_
         for (size_t i = 0; i < n; i++) in_fold += fold[i] == k;
         if (in_fold == 0) continue; /* more folds than rows to hold out */
         kn_error fe;
-        int frc = S ? fold_logits_sparse(S, y, fold, k, K, opt, Z, &fe)
+        int frc = S ? fold_logits_sparse(S, y, NULL, fold, k, K, opt, Z, &fe)
                     : fold_logits(X, y, n, fold, k, K, d, opt, Xtr, ytr, Z, &fe);
         if (frc != 0) {
             rc = kn_fail(err, "calibration fold %d of %d: %s", k + 1, folds, fe.msg);

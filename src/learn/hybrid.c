@@ -10,8 +10,9 @@
 
 int kn_hybrid_join(const float *emb, int dim, float w, const kn_csr *S, kn_csr *out, kn_error *err)
 {
-    const size_t n = S->n_rows, nnz = S->indptr[n] + n * (size_t)dim;
     memset(out, 0, sizeof *out);
+    if (dim < 0 || (dim > 0 && !emb)) return kn_fail(err, "hybrid: %d embedding columns%s", dim, dim > 0 ? " but no embeddings" : "");
+    const size_t n = S->n_rows, nnz = S->indptr[n] + n * (size_t)dim;
     out->n_rows = n;
     out->n_cols = dim + S->n_cols;
     out->indptr = malloc((n + 1) * sizeof *out->indptr);
@@ -27,10 +28,15 @@ int kn_hybrid_join(const float *emb, int dim, float w, const kn_csr *S, kn_csr *
         const float *e = dim > 0 ? emb + i * (size_t)dim : NULL;
         double norm2 = 0;
         for (int c = 0; c < dim; c++) norm2 += (double)e[c] * e[c];
-        const float scale = norm2 > 0 ? (float)(w / sqrt(norm2)) : 0.0f;
+        if (!isfinite(norm2)) {
+            kn_csr_free(out);
+            return kn_fail(err, "hybrid: the embedding of row %zu is not finite", i + 1);
+        }
+        /* in double: a tiny norm's reciprocal overflows float */
+        const double scale = norm2 > 0 ? w / sqrt(norm2) : 0.0;
         for (int c = 0; c < dim; c++) {
             out->indices[at] = c;
-            out->values[at++] = e[c] * scale;
+            out->values[at++] = (float)(e[c] * scale);
         }
         for (size_t k = S->indptr[i]; k < S->indptr[i + 1]; k++) {
             out->indices[at] = dim + S->indices[k];
@@ -69,7 +75,7 @@ int kn_hybrid_heldout_score(const float *emb, int dim, double w, const kn_csr *S
     for (size_t i = 0; rc == 0 && i < n; i++) used += (use[i] = part[i] >= 0 && part[i] < parts);
     if (rc == 0 && used == 0) rc = kn_fail(err, "hybrid: no held-out rows to score on");
     if (rc == 0) rc = kn_hybrid_join(emb, dim, (float)w, S, &X, err);
-    if (rc == 0) rc = kn_logreg_heldout_logits_sparse(&X, y, n_classes, opt, part, parts, Z, err);
+    if (rc == 0) rc = kn_logreg_heldout_logits_sparse(&X, y, NULL, n_classes, opt, part, parts, Z, err);
     if (rc == 0) {
         score->weight = w;
         score->rows = used;
@@ -85,17 +91,29 @@ int kn_hybrid_heldout_score(const float *emb, int dim, double w, const kn_csr *S
     return rc;
 }
 
+/* a beats b: a lower NLL; when both are within rounding of each other (every held-out row
+ * right, the temperature at its floor: all near 0), the lower NLL at T = 1. NaN never wins. */
+static int lower_nll(const kn_hybrid_score *a, const kn_hybrid_score *b)
+{
+    if (isnan(a->nll)) return 0;
+    if (isnan(b->nll)) return 1;
+    const double tie = 1e-9 * (1.0 + fabs(b->nll));
+    if (fabs(a->nll - b->nll) <= tie) return a->nll_before < b->nll_before;
+    return a->nll < b->nll;
+}
+
 int kn_hybrid_choose_weight(const float *emb, int dim, const kn_csr *S, const int32_t *y, int n_classes,
                             const kn_logreg_options *opt, const int *part, int parts, const double *grid, int n_grid,
                             kn_hybrid_score *scores, int *best, kn_error *err)
 {
+    *best = 0;
     if (n_grid < 1 || n_grid > KN_HYBRID_GRID_MAX)
         return kn_fail(err, "hybrid: 1 to %d weights to try, not %d", KN_HYBRID_GRID_MAX, n_grid);
-    *best = 0;
     for (int g = 0; g < n_grid; g++) {
-        if (kn_hybrid_heldout_score(emb, dim, grid[g], S, y, n_classes, opt, part, parts, &scores[g], err) != 0)
-            return -1;
-        if (scores[g].nll < scores[*best].nll) *best = g;
+        kn_error e;
+        if (kn_hybrid_heldout_score(emb, dim, grid[g], S, y, n_classes, opt, part, parts, &scores[g], &e) != 0)
+            return kn_fail(err, "%s (dense weight %g)", e.msg, grid[g]);
+        if (lower_nll(&scores[g], &scores[*best])) *best = g;
     }
     return 0;
 }

@@ -446,8 +446,8 @@ static int transpose(const kn_csr *S, size_t lo, size_t hi, int dim, kn_csr *out
 }
 
 /* Dense rows X (n x dim floats) or sparse rows S; the fit starts from zeros. */
-static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, size_t n, int dim, int n_classes,
-               const kn_logreg_options *opt, kn_error *err)
+static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, const float *sample_weight, size_t n,
+               int dim, int n_classes, const kn_logreg_options *opt, kn_error *err)
 {
     memset(m, 0, sizeof *m);
     kn_logreg_options defaults;
@@ -493,7 +493,8 @@ static int fit(kn_logreg *m, const float *X, const kn_csr *S, const int32_t *y, 
         for (size_t k = 0; k < n * (size_t)dim; k++) Xd[k] = X[k];
     /* class_weight='balanced': n / (n_classes * count(class)). */
     for (size_t i = 0; i < n; i++)
-        cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0);
+        cw[i] = opt->C * (opt->balanced ? (double)n / ((double)n_classes * (double)counts[y[i]]) : 1.0) *
+                (sample_weight ? (double)sample_weight[i] : 1.0);
     problem p = {.X = Xd, .S = S, .St = St, .y = y, .cw = cw, .n = n, .d = dim, .K = n_classes, .R = R};
     for (int blk = 0; S && blk <= ST_BLOCKS; blk++) p.block_row[blk] = n * (size_t)blk / ST_BLOCKS;
     for (int blk = 0; S && blk < ST_BLOCKS; blk++)
@@ -527,7 +528,7 @@ done:
 int kn_logreg_fit(kn_logreg *m, const float *X, const int32_t *y, size_t n, int dim, int n_classes,
                   const kn_logreg_options *opt, kn_error *err)
 {
-    return fit(m, X, NULL, y, n, dim, n_classes, opt, err);
+    return fit(m, X, NULL, y, NULL, n, dim, n_classes, opt, err);
 }
 
 int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_classes,
@@ -537,7 +538,23 @@ int kn_logreg_fit_sparse(kn_logreg *m, const kn_csr *X, const int32_t *y, int n_
         memset(m, 0, sizeof *m);
         return kn_fail(err, "logistic regression: X and y are required");
     }
-    return fit(m, NULL, X, y, X->n_rows, X->n_cols, n_classes, opt, err);
+    return fit(m, NULL, X, y, NULL, X->n_rows, X->n_cols, n_classes, opt, err);
+}
+
+int kn_logreg_fit_sparse_weighted(kn_logreg *m, const kn_csr *X, const int32_t *y, const float *sample_weight,
+                                  int n_classes, const kn_logreg_options *opt, kn_error *err)
+{
+    if (!X) {
+        memset(m, 0, sizeof *m);
+        return kn_fail(err, "logistic regression: X and y are required");
+    }
+    for (size_t i = 0; sample_weight && i < X->n_rows; i++)
+        if (!(sample_weight[i] >= 0 && sample_weight[i] <= 1e6)) {
+            memset(m, 0, sizeof *m);
+            return kn_fail(err, "logistic regression: sample weight %zu is %g, not in [0, 1e6]", i,
+                           (double)sample_weight[i]);
+        }
+    return fit(m, NULL, X, y, sample_weight, X->n_rows, X->n_cols, n_classes, opt, err);
 }
 
 void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z)

@@ -81,12 +81,17 @@ void kn_logreg_predict_proba_sparse(const kn_logreg *m, const kn_csr *X, float *
 int kn_logreg_holdout_temperature_sparse(const kn_csr *X, const int32_t *y, int n_classes,
                                          const kn_logreg_options *opt, int folds, uint64_t seed, float *temperature,
                                          double *nll_before, double *nll_after, kn_error *err);
-/* Held-out logits on sparse rows: for each k in [0, parts), a head fitted from zero on the
+/* kn_logreg_fit_sparse with a weight per row (its cross-entropy term times the weight, in
+ * [0, 1e6]; NULL: all 1), as scikit-learn's fit(sample_weight=...). */
+int kn_logreg_fit_sparse_weighted(kn_logreg *m, const kn_csr *X, const int32_t *y, const float *sample_weight,
+                                  int n_classes, const kn_logreg_options *opt, kn_error *err);
+/* Held-out logits on sparse rows (sample_weight as above, may be NULL): for each k in [0, parts), a head fitted from zero on the
  * rows whose part[i] != k gives the logits of the rows with part[i] == k, written to
  * Z[i * n_classes ..]. Rows with a negative part always train and their Z rows are left as
  * they are. Parts without rows are skipped. */
-int kn_logreg_heldout_logits_sparse(const kn_csr *X, const int32_t *y, int n_classes, const kn_logreg_options *opt,
-                                    const int *part, int parts, double *Z, kn_error *err);
+int kn_logreg_heldout_logits_sparse(const kn_csr *X, const int32_t *y, const float *sample_weight, int n_classes,
+                                    const kn_logreg_options *opt, const int *part, int parts, double *Z,
+                                    kn_error *err);
 /* Logits W x + b of one sparse row (before the temperature): z[n_classes]. */
 void kn_logreg_logits_sparse(const kn_logreg *m, const kn_csr *X, size_t row, double *z);
 

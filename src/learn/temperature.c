@@ -22,7 +22,8 @@ static double nll_at(const double *Z, const int32_t *y, const unsigned char *use
             sq += e * z[j] * z[j];
         }
         mean /= sum;
-        total += log(sum) + zmax - s * z[y[i]];
+        /* >= 0 exactly; (zmax - s z_y) rounds to a few 1e-16 below -log(sum) when one logit dominates */
+        total += fmax(log(sum) + zmax - s * z[y[i]], 0.0);
         g += mean - z[y[i]];
         h += fmax(sq / sum - mean * mean, 0);
         rows++;
