@@ -2,13 +2,16 @@
 # methods.sh - every Kanava method beside scikit-learn (TF-IDF + logistic regression) and
 # Debian's fastText (defaults and a tuned setting), on the same few-shot splits, through
 # `kanava bench-methods`. Writes build/bench-methods/<dataset>.md, .json and -k<K>.svg.
-# usage: [METHODS=frozen,setfit,tfidf,bm25,bm25-topic] [SHOTS=5,10,20,all] [SEEDS=5] bench/methods.sh [DATASET...]
+# usage: [METHODS=frozen,setfit,tfidf,bm25,bm25-topic] [SHOTS=5,10,20,all] [SEEDS=5] [BACKLOG=rest]
+#        [PEERS=0] [OUT=${OUT:-build/bench-methods}] bench/methods.sh [DATASET...]
+#   BACKLOG=rest: each draw's undrawn training texts are the backlog of the methods that use one
+#   (tfidf, hybrid, hybrid-setfit, auto); PEERS=0 skips the peers
 #   DATASET: banking77, sib200-eng, sib200-fin (default: all three)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SHARED=${KANAVA_SHARED:-$ROOT/../shared}/datasets
-OUT=build/bench-methods
+OUT=${OUT:-build/bench-methods}
 mkdir -p "$OUT"
 scripts/install-deps.sh --bench >/dev/null
 # KANAVA_BIN: a kanava binary to measure instead of building build/kanava
@@ -25,11 +28,12 @@ for ds in $DATASETS; do
     *) echo "unknown dataset $ds" >&2; exit 2 ;;
     esac
     echo "== $title" >&2
+    peers=(--peer "sklearn-tfidf=$PY bench/peers/sklearn_tfidf.py --threads 2"
+           --peer "fasttext-default=$PY bench/peers/fasttext_peer.py --setting default --threads 2"
+           --peer "fasttext-tuned=$PY bench/peers/fasttext_peer.py --setting tuned --threads 2")
+    [ "${PEERS:-1}" = 0 ] && peers=()
     "$BIN" bench-methods --data "$train" --test "$test" --title "$title" --out "$OUT/$ds" \
         --methods "${METHODS:-frozen,setfit,tfidf,bm25,bm25-topic}" --shots "${SHOTS:-5,10,20,all}" --seeds "${SEEDS:-5}" \
-        --threads 2 \
-        --peer "sklearn-tfidf=$PY bench/peers/sklearn_tfidf.py --threads 2" \
-        --peer "fasttext-default=$PY bench/peers/fasttext_peer.py --setting default --threads 2" \
-        --peer "fasttext-tuned=$PY bench/peers/fasttext_peer.py --setting tuned --threads 2"
+        --threads 2 --backlog "${BACKLOG:-none}" "${peers[@]}"
     cat "$OUT/$ds.md"
 done

@@ -5,8 +5,9 @@
 #   - the messages of data/demo/messages.csv imported (external ids demo-1, demo-2, ...:
 #     a second run adds nothing),
 #   - the topics of data/demo/topics.csv with their settings and English and Finnish replies,
-#   - a topic classifier trained on the labelled demo messages (frozen USE-lite + calibrated
-#     head) in DIR/models/demo,
+#   - a topic classifier trained on the labelled demo messages with `--method auto` (the best
+#     of tfidf, frozen USE-lite and hybrid on held-out demo messages, within 60 s: frozen on
+#     these 48) in DIR/models/demo,
 #   - an admin API token "demo-admin" (a new one on every run: only its hash is stored, so the
 #     previous one is revoked),
 # then `kanava serve` in the foreground on 127.0.0.1:$PORT (default 8080) until Ctrl-C.
@@ -97,7 +98,7 @@ done <data/demo/topics.csv
 
 # --- the classifier, the admin token
 MODEL="$WS/models/demo"
-step "kanava train" "$KANAVA" train --method frozen --data data/demo/messages.csv --label-column topic --out "$MODEL"
+step "kanava train" "$KANAVA" train --method auto --budget 60 --data data/demo/messages.csv --label-column topic --out "$MODEL"
 ws token revoke demo-admin >/dev/null 2>&1 || true # fails when there is none: fine
 TOKEN=$(ws token create --role admin --name demo-admin 2>>"$LOG") || { echo "kanava demo: kanava token create failed" >&2; tail -n 5 "$LOG" >&2; exit 1; }
 
@@ -106,7 +107,7 @@ cat <<EOF
 demo workspace: $WS
   messages: data/demo/messages.csv, $imported
   topics:   data/demo/topics.csv, $topics topics ($automatable answered automatically when confident), replies in en and fi
-  model:    $MODEL (frozen USE-lite, trained on the labelled demo messages)
+  model:    $MODEL ($(grep -m1 -o '"method": "[a-z]*"' "$MODEL/bundle.json" | cut -d'"' -f4), chosen by --method auto on the labelled demo messages)
 admin token: $TOKEN
 EOF
 if [ "${KANAVA_DEMO_NO_SERVE:-0}" = 1 ]; then

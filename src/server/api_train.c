@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "learn/backlog.h"
 #include "learn/evaluate.h"
 #include "server/server_internal.h"
 #include "store/ui_store.h"
@@ -25,6 +26,11 @@
 typedef struct train_job {
     kn_server *srv;
     kn_method method;
+    int auto_select, tune;
+    double budget_seconds;
+    int use_backlog;         /* learn from the messages without a label too */
+    kn_text_list backlog;
+    size_t *backlog_lens;
     char encoder_dir[4200]; /* empty for tfidf and bm25 */
     char models_dir[4200];  /* WORKSPACE/models */
     char **texts;
@@ -45,6 +51,8 @@ static void train_job_free(void *p)
     free(j->lens);
     free(j->labels);
     free(j->classes);
+    kn_text_list_free(&j->backlog);
+    free(j->backlog_lens);
     free(j);
 }
 
@@ -193,8 +201,16 @@ static int train_run(kn_job *job, void *ctx, kn_error *err)
     kn_train_options o;
     kn_train_default_options(&o);
     o.method = j->method;
+    o.auto_select = j->auto_select;
+    o.hybrid_tune = j->tune;
+    if (j->budget_seconds > 0) o.budget_seconds = j->budget_seconds;
     o.encoder_dir = j->encoder_dir[0] ? j->encoder_dir : NULL;
     o.seed = TRAIN_SEED;
+    if (j->backlog.n > 0) {
+        o.unlabelled = (const char *const *)j->backlog.texts;
+        o.unlabelled_lens = j->backlog_lens;
+        o.n_unlabelled = j->backlog.n;
+    }
     kn_job_progress(job, "evaluating", 0.0);
     json_t *report = evaluate(job, j, &o, err);
     if (!report) return -1;
@@ -289,19 +305,47 @@ static int gather(kn_request *r, train_job *j)
     return 0;
 }
 
-/* POST /api/train {"method": "frozen"|"setfit"|"tfidf"|"bm25"} (admin) -> 202 {"job": id} */
+/* The backlog: the stored messages without a label (at most KN_BACKLOG_MAX_TEXTS_DEFAULT).
+ * 0, or -1 after queueing 500. */
+static int gather_backlog(kn_request *r, train_job *j)
+{
+    kn_error err = {{0}};
+    pthread_mutex_lock(&r->srv->store_lock);
+    int rc = kn_store_unlabelled_texts(r->srv->store, KN_BACKLOG_MAX_TEXTS_DEFAULT, &j->backlog, &err);
+    pthread_mutex_unlock(&r->srv->store_lock);
+    if (rc == 0 && !(j->backlog_lens = malloc((j->backlog.n ? j->backlog.n : 1) * sizeof *j->backlog_lens)))
+        rc = kn_fail(&err, "out of memory for %zu unlabelled messages", j->backlog.n);
+    for (size_t i = 0; rc == 0 && i < j->backlog.n; i++) j->backlog_lens[i] = strlen(j->backlog.texts[i]);
+    if (rc != 0) kn_api_internal_error(r, &err);
+    return rc;
+}
+
+/* POST /api/train {"method": "auto"|"frozen"|"setfit"|"tfidf"|"bm25"|"hybrid", "tune": bool,
+ * "budget_seconds": number, "unlabelled": bool} (admin) -> 202 {"job": id} */
 void kn_api_train(kn_request *r, char **args)
 {
     (void)args;
-    static const char *const keys[] = {"method", NULL};
+    static const char *const keys[] = {"method", "tune", "budget_seconds", "unlabelled", NULL};
     json_t *body = r->body ? kn_request_json(r) : json_object(); /* an empty body trains with the defaults */
     train_job *j = NULL;
     if (!body || kn_api_only_keys(r, body, "", keys) != 0) goto done;
-    json_t *m = json_object_get(body, "method");
-    kn_method method = KN_METHOD_FROZEN;
-    if (m && (!json_is_string(m) || kn_method_parse(json_string_value(m), &method) != 0)) {
+    json_t *m = json_object_get(body, "method"), *tune = json_object_get(body, "tune");
+    json_t *budget = json_object_get(body, "budget_seconds"), *unl = json_object_get(body, "unlabelled");
+    kn_method method = KN_METHOD_HYBRID;
+    int auto_select = !m || (json_is_string(m) && strcmp(json_string_value(m), "auto") == 0);
+    if (!auto_select && (!json_is_string(m) || kn_method_parse(json_string_value(m), &method) != 0)) {
         kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
-                         "method must be \"frozen\", \"setfit\", \"tfidf\" or \"bm25\"");
+                         "method must be \"auto\", \"frozen\", \"setfit\", \"tfidf\", \"bm25\" or \"hybrid\"");
+        goto done;
+    }
+    if ((tune && !json_is_boolean(tune)) || (unl && !json_is_boolean(unl)) ||
+        (budget && (!json_is_number(budget) || !(json_number_value(budget) >= 10 && json_number_value(budget) <= 86400)))) {
+        kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid",
+                         "tune and unlabelled must be true or false, budget_seconds a number of seconds in [10, 86400]");
+        goto done;
+    }
+    if (json_is_true(tune) && (auto_select || method != KN_METHOD_HYBRID)) {
+        kn_respond_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid", "tune is for method \"hybrid\"");
         goto done;
     }
     if (!(j = calloc(1, sizeof *j))) {
@@ -310,6 +354,10 @@ void kn_api_train(kn_request *r, char **args)
     }
     j->srv = r->srv;
     j->method = method;
+    j->auto_select = auto_select;
+    j->tune = json_is_true(tune);
+    j->budget_seconds = budget ? json_number_value(budget) : 0;
+    j->use_backlog = !json_is_false(unl);
     kn_error err = {{0}};
     if (kn_method_uses_encoder(method) && kn_api_base_encoder(r->srv, j->encoder_dir, sizeof j->encoder_dir, &err)) {
         kn_respond_error(r, MHD_HTTP_CONFLICT, "no_base_model", "no encoder to train %s on: %s", kn_method_name(method),
@@ -321,6 +369,7 @@ void kn_api_train(kn_request *r, char **args)
     int dlen = slash ? (int)(slash - db) : 1;
     snprintf(j->models_dir, sizeof j->models_dir, "%.*s/models", dlen, slash ? (slash == db ? "/" : db) : ".");
     if (gather(r, j) != 0) goto done;
+    if (j->use_backlog && gather_backlog(r, j) != 0) goto done;
     int64_t running = 0;
     int64_t id = kn_jobs_start(r->srv->jobs, KN_JOB_TRAIN, train_run, j, train_job_free, &running, &err);
     if (id > 0) j = NULL; /* the job owns it */

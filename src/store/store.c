@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "text/language_id.h"
 #include "text/language_tag.h"
 #include "text/texts.h"
 #include "text/utf8.h"
@@ -312,7 +313,10 @@ int kn_store_add_messages(kn_store *s, const kn_message *msgs, size_t n, int64_t
             /* checked above: stored in canonical case, the form the router looks up */
             char tag[KN_LANGUAGE_TAG_MAX + 1], tag_why[64];
             int has_tag = m->language && *m->language && kn_language_tag_canonical(m->language, tag, tag_why, sizeof tag_why) == 0;
-            kn_store_bind_text(insert, 3, has_tag ? tag : m->language);
+            /* A message without a language gets the guessed one (en, fi, sv; none when the text
+             * is too short or unclear), so that its reply goes out in the customer's language. */
+            const char *guess = m->language && *m->language ? NULL : kn_language_guess(m->text, strlen(m->text), NULL);
+            kn_store_bind_text(insert, 3, has_tag ? tag : guess ? guess : m->language);
             sqlite3_bind_text(insert, 4, m->text, -1, SQLITE_STATIC);
             sqlite3_bind_int64(insert, 5, m->received_at ? m->received_at : now);
             sqlite3_bind_text(insert, 6, m->status ? m->status : "new", -1, SQLITE_STATIC);

@@ -88,6 +88,22 @@ int kn_store_message_texts(kn_store *s, const char *status, kn_text_list *out, k
     return read_list(s, st, 0, "reading the messages", out, err);
 }
 
+int kn_store_unlabelled_texts(kn_store *s, size_t max, kn_text_list *out, kn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    /* A random sample past max, the same from run to run (ordered by a hash of the id), so
+     * that a big backlog costs what max messages cost. */
+    if (kn_store_prepare(s, &st,
+                         "SELECT id, text FROM messages m WHERE NOT EXISTS "
+                         "(SELECT 1 FROM annotations a WHERE a.message_id = m.id) "
+                         "ORDER BY ((id * 2654435761) % 4294967296), id LIMIT ?1",
+                         "reading the unlabelled messages", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, max > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    return read_list(s, st, 0, "reading the unlabelled messages", out, err);
+}
+
 int kn_store_set_evaluation(kn_store *s, int64_t model_id, const char *report_json, kn_error *err)
 {
     sqlite3_stmt *st;
