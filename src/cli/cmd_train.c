@@ -57,6 +57,9 @@ static void usage(FILE *f)
             "                        JSONL with a \"text\" field, or one per line); tfidf and hybrid count\n"
             "                        their n-grams' idf over it too\n"
             "  --unlabelled-max N    at most N distinct backlog texts, a random sample (default 100000)\n"
+            "  --self-train X        hybrid with a backlog: backlog texts labelled with probability >= X\n"
+            "                        join the labelled ones (default 0.5; 0 turns it off)\n"
+            "  --pseudo-weight X     their weight in the head (default 0.5)\n"
             "  --text-column NAME    default text\n"
             "  --label-column NAME   default category\n"
             "  --C X                 inverse L2 strength of the head (default 100; tfidf 10)\n"
@@ -114,6 +117,7 @@ int cmd_train(int argc, char **argv)
         {"freeze", required_argument, 0, 'F'},    {"per-topic", required_argument, 0, 'K'},
         {"token-drop", required_argument, 0, 'Q'}, {"base-weight", required_argument, 0, 'w'},
         {"unlabelled", required_argument, 0, 'A'}, {"unlabelled-max", required_argument, 0, 'H'},
+        {"self-train", required_argument, 0, 'y'}, {"pseudo-weight", required_argument, 0, 'p'},
         {"budget", required_argument, 0, 'g'},    {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
@@ -163,6 +167,8 @@ int cmd_train(int argc, char **argv)
         case 'u': o.tfidf.sublinear_tf = 1; break;
         case 'q': o.quantize = 1; break;
         case 'Z': o.hybrid_tune = 1; break;
+        case 'y': o.self_train_threshold = strtod(optarg, NULL); if (!(o.self_train_threshold >= 0 && o.self_train_threshold < 1)) { fprintf(stderr, "kanava train: --self-train must be in [0, 1)\n"); return KN_EXIT_USAGE; } break;
+        case 'p': o.pseudo_weight = strtod(optarg, NULL); if (!(o.pseudo_weight > 0 && o.pseudo_weight <= 1)) { fprintf(stderr, "kanava train: --pseudo-weight must be in (0, 1]\n"); return KN_EXIT_USAGE; } break;
         case 'g': {
             char *end;
             o.budget_seconds = strtod(optarg, &end);
