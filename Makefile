@@ -18,7 +18,7 @@ CC ?= cc
 # of two pools spinning against each other on the same cores.
 BLAS_DIR_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
-PKGS := libutf8proc jansson libcrypto sqlite3 libmicrohttpd
+PKGS := libutf8proc jansson libcrypto sqlite3 libmicrohttpd libvoikko
 CFLAGS := -std=c11 -ffp-contract=fast -Wno-psabi -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -Isrc \
           -I$(BLAS_DIR_INC) $(shell pkg-config --cflags $(PKGS)) -MMD -MP -pthread -fopenmp
 LDLIBS := $(shell pkg-config --libs $(PKGS)) -L$(BLAS_LIB_DIR) -Wl,-rpath,$(BLAS_LIB_DIR) -lopenblas -lm -pthread -fopenmp

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libopenblas-openmp-dev libopenblas0-pthread libutf8proc-dev libjansson-dev libssl-dev
-            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev)
+            libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev libvoikko-dev voikko-fi)
 # Test references (never runtime dependencies): PyTorch, numpy, scikit-learn, sentencepiece, Node/npm;
 # Chromium for the web UI's browser test (tests/ui/run.sh).
 TEST_PKGS=(python3 python3-numpy python3-torch python3-sklearn python3-sentencepiece sentencepiece nodejs npm curl jq chromium)

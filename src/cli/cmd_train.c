@@ -50,6 +50,8 @@ static void usage(FILE *f)
             "  --word-ngrams A,B     tfidf word n-grams (default 0,0 = off; e.g. 1,2)\n"
             "  --char-ngrams A,B     tfidf character n-grams within words (default 2,5; 0,0 = off)\n"
             "  --sublinear-tf        tfidf: 1 + ln(count) instead of the count\n"
+            "  --lemmatize L         tfidf, hybrid: auto (default: Finnish base forms when most texts are\n"
+            "                        Finnish), fi (always, through voikko) or none\n"
             "  --k1 X, --b X         bm25 parameters (default 1.5, 0.75)\n"
             "  --bm25-mode M         neighbour (default): best single message per topic; topic: one\n"
             "                        document per topic\n"
@@ -118,7 +120,7 @@ int cmd_train(int argc, char **argv)
         {"token-drop", required_argument, 0, 'Q'}, {"base-weight", required_argument, 0, 'w'},
         {"unlabelled", required_argument, 0, 'A'}, {"unlabelled-max", required_argument, 0, 'H'},
         {"self-train", required_argument, 0, 'y'}, {"pseudo-weight", required_argument, 0, 'p'},
-        {"budget", required_argument, 0, 'g'},    {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
+        {"lemmatize", required_argument, 0, 'j'},  {"budget", required_argument, 0, 'g'},    {"tune", no_argument, 0, 'Z'},            {"dense-weights", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     const char *base = KN_DEFAULT_MODEL, *data = NULL, *out = NULL, *text_col = "text", *label_col = "category";
     const char *method = "auto", *models_flag = NULL, *unlabelled = NULL;
@@ -165,6 +167,12 @@ int cmd_train(int argc, char **argv)
             if (parse_range(optarg, &o.tfidf.char_min_n, &o.tfidf.char_max_n) != 0) { fprintf(stderr, "kanava train: --char-ngrams wants A,B with 0 <= A <= B <= 16, not '%s'\n", optarg); return KN_EXIT_USAGE; }
             break;
         case 'u': o.tfidf.sublinear_tf = 1; break;
+        case 'j':
+            if (strcmp(optarg, "auto") == 0) o.tfidf.lemmatize = KN_LEMMA_AUTO;
+            else if (strcmp(optarg, "fi") == 0) o.tfidf.lemmatize = KN_LEMMA_FI;
+            else if (strcmp(optarg, "none") == 0) o.tfidf.lemmatize = KN_LEMMA_NONE;
+            else { fprintf(stderr, "kanava train: --lemmatize must be auto, fi or none, not '%s'\n", optarg); return KN_EXIT_USAGE; }
+            break;
         case 'q': o.quantize = 1; break;
         case 'Z': o.hybrid_tune = 1; break;
         case 'y': o.self_train_threshold = strtod(optarg, NULL); if (!(o.self_train_threshold >= 0 && o.self_train_threshold < 1)) { fprintf(stderr, "kanava train: --self-train must be in [0, 1)\n"); return KN_EXIT_USAGE; } break;

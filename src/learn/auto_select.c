@@ -94,8 +94,9 @@ static int score_cheap(const kn_train_options *o, const char *const *texts, cons
         for (size_t i = 0; i < n; i++) part[i] = small ? fold[i] : fold[i] == 0 ? 0 : -1;
         parts = small ? folds : 1;
     }
+    const kn_tfidf_options topt = kn_train_tfidf_options(o, texts, lens, n);
     if (rc == 0 && !(tfidf = kn_tfidf_fit_idf_corpus(texts, lens, n, o->unlabelled, o->unlabelled_lens,
-                                                     o->n_unlabelled, &o->tfidf, err)))
+                                                     o->n_unlabelled, &topt, err)))
         rc = -1;
     if (rc == 0) rc = kn_tfidf_transform(tfidf, texts, lens, n, &S, err);
     double t0 = kn_now();

@@ -101,6 +101,12 @@ void kn_train_default_options(kn_train_options *o);
 kn_bundle *kn_bundle_train(const kn_train_options *o, const char *const *texts, const size_t *lens,
                            const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err);
 
+/* The n-gram options training uses for these labelled texts: o->tfidf with lemmatize
+ * KN_LEMMA_AUTO resolved (Finnish base forms when at least half the texts read as Finnish
+ * and the dictionary is installed). */
+kn_tfidf_options kn_train_tfidf_options(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                                        size_t n);
+
 /* kn_bundle_train with o->auto_select: the bundle of the chosen method, its metadata's
  * "auto" naming every candidate's held-out score (or why it was skipped). */
 kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *texts, const size_t *lens,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "text/analyze.h"
+#include "text/lemmatize.h"
 #include "util/strmap.h"
 
 typedef struct block {
@@ -30,6 +31,29 @@ void kn_tfidf_default_options(kn_tfidf_options *opt)
     opt->char_min_n = 2;
     opt->char_max_n = 5;
     opt->sublinear_tf = 0;
+    opt->lemmatize = KN_LEMMA_NONE;
+}
+
+/* Finnish base forms of n texts (text/lemmatize.h), malloc'd; NULL with err on failure. */
+static char **lemmatize_all(const char *const *texts, const size_t *lens, size_t n, size_t **out_lens, kn_error *err)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    *out_lens = malloc((n ? n : 1) * sizeof **out_lens);
+    int rc = out && *out_lens ? 0 : kn_fail(err, "tfidf: out of memory lemmatizing %zu texts", n);
+    for (size_t i = 0; rc == 0 && i < n; i++) rc = kn_lemmatize_fi(texts[i], lens[i], &out[i], &(*out_lens)[i], err);
+    if (rc == 0) return out;
+    for (size_t i = 0; out && i < n; i++) free(out[i]);
+    free(out);
+    free(*out_lens);
+    *out_lens = NULL;
+    return NULL;
+}
+
+static void free_texts(char **texts, size_t *lens, size_t n)
+{
+    for (size_t i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    free(lens);
 }
 
 void kn_csr_free(kn_csr *m)
@@ -163,8 +187,30 @@ kn_tfidf *kn_tfidf_fit(const char *const *texts, const size_t *lens, size_t n, c
     return kn_tfidf_fit_idf_corpus(texts, lens, n, NULL, NULL, 0, opt, err);
 }
 
+static kn_tfidf *fit_analyzed(const char *const *texts, const size_t *lens, size_t n, const char *const *extra,
+                              const size_t *extra_lens, size_t n_extra, const kn_tfidf_options *opt, kn_error *err);
+
 kn_tfidf *kn_tfidf_fit_idf_corpus(const char *const *texts, const size_t *lens, size_t n, const char *const *extra,
                                   const size_t *extra_lens, size_t n_extra, const kn_tfidf_options *opt, kn_error *err)
+{
+    if (!opt || opt->lemmatize == KN_LEMMA_NONE) return fit_analyzed(texts, lens, n, extra, extra_lens, n_extra, opt, err);
+    if (opt->lemmatize != KN_LEMMA_FI) {
+        kn_fail(err, "tfidf: unknown lemmatizer %d", opt->lemmatize);
+        return NULL;
+    }
+    size_t *l1 = NULL, *l2 = NULL;
+    char **t1 = lemmatize_all(texts, lens, n, &l1, err), **t2 = NULL;
+    if (t1 && n_extra) t2 = lemmatize_all(extra, extra_lens, n_extra, &l2, err);
+    kn_tfidf *t = t1 && (t2 || !n_extra) ? fit_analyzed((const char *const *)t1, l1, n, (const char *const *)t2, l2,
+                                                        n_extra, opt, err)
+                                         : NULL;
+    free_texts(t1, l1, n);
+    free_texts(t2, l2, n_extra);
+    return t;
+}
+
+static kn_tfidf *fit_analyzed(const char *const *texts, const size_t *lens, size_t n, const char *const *extra,
+                              const size_t *extra_lens, size_t n_extra, const kn_tfidf_options *opt, kn_error *err)
 {
     kn_tfidf *t = calloc(1, sizeof *t);
     if (!t) {
@@ -275,8 +321,23 @@ static long transform_row(const kn_tfidf *t, collector *c, const char *text, siz
     return n_out;
 }
 
+static int transform_analyzed(const kn_tfidf *t, const char *const *texts, const size_t *lens, size_t n, kn_csr *out,
+                              kn_error *err);
+
 int kn_tfidf_transform(const kn_tfidf *t, const char *const *texts, const size_t *lens, size_t n, kn_csr *out,
                        kn_error *err)
+{
+    if (t->opt.lemmatize == KN_LEMMA_NONE) return transform_analyzed(t, texts, lens, n, out, err);
+    memset(out, 0, sizeof *out);
+    size_t *l = NULL;
+    char **lt = lemmatize_all(texts, lens, n, &l, err);
+    int rc = lt ? transform_analyzed(t, (const char *const *)lt, l, n, out, err) : -1;
+    free_texts(lt, l, n);
+    return rc;
+}
+
+static int transform_analyzed(const kn_tfidf *t, const char *const *texts, const size_t *lens, size_t n, kn_csr *out,
+                              kn_error *err)
 {
     memset(out, 0, sizeof *out);
     out->n_rows = n;
@@ -321,7 +382,8 @@ oom:
 int kn_tfidf_save(const kn_tfidf *t, const char *dir, kn_error *err)
 {
     static const char *names[KN_TFIDF_BLOCKS] = {"word", "char"};
-    json_t *root = json_pack("{s:b}", "sublinear_tf", t->opt.sublinear_tf);
+    json_t *root = json_pack("{s:b, s:s}", "sublinear_tf", t->opt.sublinear_tf, "lemmatize",
+                             t->opt.lemmatize == KN_LEMMA_FI ? "voikko-fi" : "none");
     for (int k = 0; k < KN_TFIDF_BLOCKS && root; k++) {
         const block *b = &t->blocks[k];
         json_t *terms = json_array(), *idf = json_array();
@@ -364,6 +426,18 @@ kn_tfidf *kn_tfidf_load(const char *dir, kn_error *err)
         else t->opt.char_min_n = min_n, t->opt.char_max_n = max_n;
     }
     t->opt.sublinear_tf = json_is_true(json_object_get(root, "sublinear_tf"));
+    const char *lemma = json_string_value(json_object_get(root, "lemmatize"));
+    if (lemma && strcmp(lemma, "voikko-fi") == 0) {
+        t->opt.lemmatize = KN_LEMMA_FI;
+        kn_error le;
+        if (!kn_lemmatizer_available(&le)) {
+            kn_fail(err, "%s: the model reads Finnish base forms, but %s", path, le.msg);
+            goto fail;
+        }
+    } else if (lemma && strcmp(lemma, "none") != 0) {
+        kn_fail(err, "%s: unknown lemmatize \"%.40s\" (none or voikko-fi)", path, lemma);
+        goto fail;
+    }
     if (setup_blocks(t, err) != 0) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

@@ -27,7 +27,12 @@ typedef struct kn_tfidf_options {
     int word_min_n, word_max_n; /* default 0, 0 (off); e.g. 1, 2 for words and word pairs */
     int char_min_n, char_max_n; /* default 2, 5; 0, 0 turns the char block off */
     int sublinear_tf;           /* default 0 */
+    int lemmatize;              /* KN_LEMMA_NONE (default) or KN_LEMMA_FI: the texts' words as their
+                                 * Finnish base forms first (text/lemmatize.h); training's
+                                 * KN_LEMMA_AUTO picks FI for mostly Finnish texts (train.c) */
 } kn_tfidf_options;
+
+enum { KN_LEMMA_AUTO = -1, KN_LEMMA_NONE = 0, KN_LEMMA_FI = 1 };
 
 void kn_tfidf_default_options(kn_tfidf_options *opt);
 

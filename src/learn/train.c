@@ -9,6 +9,8 @@
 #include "learn/bundle.h"
 #include "learn/self_train.h"
 #include "learn/temperature.h"
+#include "text/language_id.h"
+#include "text/lemmatize.h"
 #include "model/concat_encoder.h"
 #include "model/quantize.h"
 #include "util/fs.h"
@@ -31,6 +33,7 @@ void kn_train_default_options(kn_train_options *o)
     memcpy(o->hybrid_grid, grid, sizeof grid);
     kn_setfit_default_options(&o->setfit);
     kn_tfidf_default_options(&o->tfidf);
+    o->tfidf.lemmatize = KN_LEMMA_AUTO;
     kn_bm25_default_options(&o->bm25);
 }
 
@@ -319,10 +322,25 @@ static int train_encoder_method(kn_bundle *b, const kn_train_options *o, const c
 }
 
 /* The n-gram vocabulary of the labelled texts, its idf from them and the backlog. */
+kn_tfidf_options kn_train_tfidf_options(const kn_train_options *o, const char *const *texts, const size_t *lens,
+                                        size_t n)
+{
+    kn_tfidf_options t = o->tfidf;
+    if (t.lemmatize != KN_LEMMA_AUTO) return t;
+    size_t finnish = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *lang = kn_language_guess(texts[i], lens[i], NULL);
+        finnish += lang && strcmp(lang, "fi") == 0;
+    }
+    t.lemmatize = 2 * finnish >= n && n > 0 && kn_lemmatizer_available(NULL) ? KN_LEMMA_FI : KN_LEMMA_NONE;
+    return t;
+}
+
 static kn_tfidf *fit_tfidf(const kn_train_options *o, const char *const *texts, const size_t *lens, size_t n,
                            kn_error *err)
 {
-    return kn_tfidf_fit_idf_corpus(texts, lens, n, o->unlabelled, o->unlabelled_lens, o->n_unlabelled, &o->tfidf, err);
+    kn_tfidf_options t = kn_train_tfidf_options(o, texts, lens, n);
+    return kn_tfidf_fit_idf_corpus(texts, lens, n, o->unlabelled, o->unlabelled_lens, o->n_unlabelled, &t, err);
 }
 
 static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *const *texts, const size_t *lens,
@@ -334,9 +352,12 @@ static int train_tfidf(kn_bundle *b, const kn_train_options *o, const char *cons
     int rc = fit_head(b, o, NULL, &X, X.n_cols, labels, n, NULL, NULL, meta, err);
     kn_csr_free(&X);
     const kn_tfidf_options *t = &o->tfidf;
-    json_object_set_new(meta, "tfidf", json_pack("{s:[i,i], s:[i,i], s:b, s:i}", "word_ngrams", t->word_min_n,
+    json_object_set_new(meta, "tfidf", json_pack("{s:[i,i], s:[i,i], s:b, s:i, s:s}", "word_ngrams", t->word_min_n,
                                                  t->word_max_n, "char_ngrams", t->char_min_n, t->char_max_n,
-                                                 "sublinear_tf", t->sublinear_tf, "features", kn_tfidf_dim(b->tfidf)));
+                                                 "sublinear_tf", t->sublinear_tf, "features", kn_tfidf_dim(b->tfidf),
+                                                 "lemmatize",
+                                                 kn_tfidf_get_options(b->tfidf)->lemmatize == KN_LEMMA_FI ? "voikko-fi"
+                                                                                                       : "none"));
     return rc;
 }
 
@@ -560,14 +581,15 @@ static int train_hybrid(kn_bundle *b, const kn_train_options *o, const char *con
         const kn_tfidf_options *t = &o->tfidf;
         json_object_set_new(
             meta, "hybrid",
-            json_pack("{s:b, s:f, s:I, s:s, s:o, s:{s:[i,i], s:[i,i], s:b, s:i}}", "tuned", o->hybrid_tune,
+            json_pack("{s:b, s:f, s:I, s:s, s:o, s:{s:[i,i], s:[i,i], s:b, s:i, s:s}}", "tuned", o->hybrid_tune,
                       "dense_weight", (double)b->hybrid_weight, "heldout_rows", (json_int_t)held, "chosen_on",
                       !o->hybrid_tune && small ? "cross-validation"
                       : o->hybrid_tune && small ? "held-out fold of a separate fine-tune"
                                                 : "held-out fold",
                       "grid", grid, "tfidf", "word_ngrams", t->word_min_n, t->word_max_n, "char_ngrams",
                       t->char_min_n, t->char_max_n, "sublinear_tf", t->sublinear_tf, "features",
-                      kn_tfidf_dim(b->tfidf)));
+                      kn_tfidf_dim(b->tfidf), "lemmatize",
+                      kn_tfidf_get_options(b->tfidf)->lemmatize == KN_LEMMA_FI ? "voikko-fi" : "none"));
         json_object_set_new(meta, "head", json_pack("{s:f, s:s, s:f, s:f, s:f}", "C", h.C, "calibration",
                                                     o->n_unlabelled > 0 && o->self_train_threshold > 0
                                                         ? "held-out rows of the weight choice, with the pseudo-labels"
