@@ -271,7 +271,7 @@ for m in tfidf bm25; do
     check "$m classifies Finnish (ä, ö, inflected words)" grep -q "^kadonnut_kortti" <<<"$("$BIN" classify --model "$TMP/fi-$m" "Korttini on kadonnut")"
 done
 out=$("$BIN" train --method nope --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
-check "an unknown method names the known ones" grep -q "must be frozen, setfit, tfidf or bm25, not 'nope'" <<<"$out"
+check "an unknown method names the known ones" grep -q "must be auto, frozen, setfit, tfidf, bm25 or hybrid, not 'nope'" <<<"$out"
 out=$("$BIN" train --method tfidf --char-ngrams 5 --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
 check "a bad n-gram range is explained" grep -q "char-ngrams wants A,B" <<<"$out"
 out=$("$BIN" train --method tfidf --word-ngrams 0,0 --char-ngrams 0,0 --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
@@ -331,7 +331,7 @@ out=$("$BIN" model quantize use-lite --out "$TMP/use-lite-int8" 2>&1); rc=$?
 check "an existing output directory is not overwritten" [ $rc -ne 0 ]
 check "  and says so" grep -q "already exists" <<<"$out"
 check "embed takes the int8 model" "$BIN" embed --model "$TMP/use-lite-int8" <<<"How do I order a new card?" >/dev/null 2>&1
-"$BIN" train --data "$DEMO" --label-column topic --out "$TMP/f32-bundle" >/dev/null 2>&1
+"$BIN" train --method frozen --data "$DEMO" --label-column topic --out "$TMP/f32-bundle" >/dev/null 2>&1
 "$BIN" model quantize "$TMP/f32-bundle" --out "$TMP/int8-bundle" >/dev/null 2>&1
 check "model quantize BUNDLE keeps the head and records it" quiet jq -e '.training.quantized == "int8"' "$TMP/int8-bundle/bundle.json"
 out=$("$BIN" classify --model "$TMP/int8-bundle" <<<"I lost my card" 2>&1)
@@ -344,5 +344,207 @@ check "train --quantize with bm25 is refused" [ $rc -eq 2 ]
 check "  and says why" grep -q "has no encoder" <<<"$out"
 out=$("$BIN" train --method setfit --base "$TMP/use-lite-int8" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1)
 check "setfit on an int8 base is refused with the way out" grep -q "train on the F32 model with --quantize" <<<"$out"
+
+# --- hybrid: the encoder's vectors and the tfidf n-grams in one head
+"$BIN" train --method hybrid --data "$DEMO" --label-column topic --out "$TMP/hybrid" 2>"$TMP/hybrid.log"
+check "train --method hybrid writes bundle.json, tfidf.json, the head and the encoder" \
+    [ -f "$TMP/hybrid/bundle.json" -a -f "$TMP/hybrid/tfidf.json" -a -f "$TMP/hybrid/head.safetensors" \
+      -a -f "$TMP/hybrid/encoder/config.json" -a -f "$TMP/hybrid/encoder/model.safetensors" ]
+check "the hybrid bundle: its dense weight is the grid's lowest held-out NLL, its metadata says how" /usr/bin/python3 -c "
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b['method'] == 'hybrid' and len(b['classes']) == 12, b.get('method')
+h, head = b['training']['hybrid'], b['training']['head']
+grid = h['grid']
+assert [g['dense_weight'] for g in grid] == [0.7, 1, 1.4, 2], grid
+assert h['tuned'] is False and h['chosen_on'] == 'cross-validation' and h['heldout_rows'] == 48, h
+best = min(grid, key=lambda g: g['heldout_nll'])
+assert b['hybrid']['dense_weight'] == h['dense_weight'] == best['dense_weight'], (b['hybrid'], best)
+assert abs(head['temperature'] - best['temperature']) < 1e-6 and head['cv_nll_after_calibration'] == best['heldout_nll']
+assert all(0 <= g['heldout_accuracy'] <= 1 and g['temperature'] > 0 for g in grid)
+assert h['tfidf']['char_ngrams'] == [2, 5] and h['tfidf']['features'] > 100, h['tfidf']
+assert b['training']['unlabelled_rows'] == 0
+" "$TMP/hybrid/bundle.json"
+check "the hybrid log names the method" grep -q "saved $TMP/hybrid: hybrid, 12 topics" "$TMP/hybrid.log"
+out=$("$BIN" classify --model "$TMP/hybrid" "How do I order a new card?" "Someone stole my wallet with my bank card")
+check "a hybrid bundle classifies" [ "$(cut -f1 <<<"$out" | tr '\n' ' ')" = "card_order lost_card " ]
+"$BIN" classify --model "$TMP/hybrid" --json "How do I order a new card?" "I lost my card" >"$TMP/hybrid.jsonl"
+check "hybrid classify --json: a distribution, the top 3 most probable first" /usr/bin/python3 -c "
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert len(r) == 2 and r[0]['topic'] == 'card_order' and len(r[0]['top']) == 3
+for x in r:
+    p = [t['probability'] for t in x['top']]
+    assert p == sorted(p, reverse=True) and 0 < sum(p) <= 1 + 1e-6 and x['probability'] == p[0], x
+" "$TMP/hybrid.jsonl"
+check "a hybrid bundle evaluates" /usr/bin/python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+assert r['accuracy'] > 0.8 and 0 <= r['ece'] <= 1 and 'macro_f1' in r, r
+" < <("$BIN" eval --model "$TMP/hybrid" --data "$DEMO" --label-column topic --json 2>/dev/null)
+"$BIN" model quantize "$TMP/hybrid" --out "$TMP/hybrid_q8" >/dev/null 2>&1
+check "model quantize on a hybrid bundle: an int8 encoder, the same tfidf.json and head" sh -c "
+    jq -e '.quantization.weights == \"int8\"' '$TMP/hybrid_q8/encoder/config.json' >/dev/null &&
+    jq -e '.method == \"hybrid\" and .training.quantized == \"int8\"' '$TMP/hybrid_q8/bundle.json' >/dev/null &&
+    cmp -s '$TMP/hybrid/tfidf.json' '$TMP/hybrid_q8/tfidf.json' && cmp -s '$TMP/hybrid/head.safetensors' '$TMP/hybrid_q8/head.safetensors'"
+"$BIN" classify --model "$TMP/hybrid_q8" --json "How do I order a new card?" "I lost my card" >"$TMP/hybrid_q8.jsonl" 2>&1
+check "the int8 hybrid bundle classifies as the F32 one does (probabilities within 0.05)" /usr/bin/python3 -c "
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+assert [x['topic'] for x in a] == [x['topic'] for x in b], (a, b)
+assert max(abs(x['probability'] - y['probability']) for x, y in zip(a, b)) < 0.05, (a, b)
+" "$TMP/hybrid.jsonl" "$TMP/hybrid_q8.jsonl"
+"$BIN" train --method hybrid --dense-weights 1.5 --data "$DEMO" --label-column topic --out "$TMP/hybrid_w" 2>/dev/null
+check "--dense-weights with one value fixes the weight" \
+    quiet jq -e '.hybrid.dense_weight == 1.5 and ([.training.hybrid.grid[].dense_weight] == [1.5])' "$TMP/hybrid_w/bundle.json"
+for bad in "--dense-weights 1,x" "--dense-weights -1" "--dense-weights 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17" "--budget 0" "--budget 10x" "--unlabelled-max 0"; do
+    out=$("$BIN" train --method hybrid $bad --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
+    check "hybrid $bad is a usage error naming the option" sh -c "[ $rc = 2 ] && grep -q -- '${bad%% *}' <<EOF
+$out
+EOF"
+done
+out=$("$BIN" train --method frozen --tune --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
+check "--tune with frozen is refused" [ $rc -eq 2 ]
+check "  and says it is for hybrid" grep -q -- "--tune is for --method hybrid" <<<"$out"
+check "no bundle from refused hybrid options" [ ! -e "$TMP/x" ]
+"$BIN" train --method hybrid --tune --max-steps 3 --data "$DEMO" --label-column topic --out "$TMP/hybrid_t" 2>/dev/null
+check "hybrid --tune: a tuned encoder beside the base, the weight chosen on a separate fine-tune" sh -c "
+    jq -e '.training.hybrid.tuned == true and .training.hybrid.chosen_on == \"held-out fold of a separate fine-tune\" and .training.setfit.max_steps == 3' \
+        '$TMP/hybrid_t/bundle.json' >/dev/null &&
+    jq -e '.family == \"concat\" and .parts[0].dir == \"tuned\"' '$TMP/hybrid_t/encoder/config.json' >/dev/null &&
+    [ -f '$TMP/hybrid_t/tfidf.json' ]"
+check "a tuned hybrid bundle classifies" grep -q "^card_order" <<<"$("$BIN" classify --model "$TMP/hybrid_t" "How do I order a new card?")"
+
+# --- auto, the default: tfidf, frozen and hybrid scored on the same held-out texts, the best kept
+"$BIN" train --budget 10s --data "$DEMO" --label-column topic --out "$TMP/auto" 2>"$TMP/auto.log"
+check "without --method, train runs auto and records the candidates and the choice" /usr/bin/python3 -c "
+import json, sys
+b = json.load(open(sys.argv[1]))
+a = b['training']['auto']
+c = {x['method']: x for x in a['candidates']}
+assert [x['method'] for x in a['candidates']] == ['tfidf', 'frozen', 'hybrid', 'hybrid-setfit'], a
+scored = [x for x in a['candidates'] if 'heldout_accuracy' in x]
+assert [x['method'] for x in scored] == ['tfidf', 'frozen', 'hybrid'], a
+assert all(0 <= x['heldout_accuracy'] <= 1 and x['heldout_rows'] == 48 and x['heldout_nll'] > 0 for x in scored), scored
+# the 10 s budget leaves no room for fine-tuning, and the reason says so
+assert 'budget' in c['hybrid-setfit']['skipped'] and 'heldout_accuracy' not in c['hybrid-setfit'], c['hybrid-setfit']
+best = max(scored, key=lambda x: (x['heldout_accuracy'], -x['heldout_nll']))
+assert a['chosen'] == best['method'], (a['chosen'], best)
+assert b['method'] == a['chosen'] and b['training']['method'] == a['chosen'], (b['method'], a['chosen'])
+assert a['budget_seconds'] == 10 and a['english_share'] > 0.9 and a['encoder_english_only'] is True
+if a['chosen'] == 'hybrid':
+    assert b['hybrid']['dense_weight'] == c['hybrid']['dense_weight']
+" "$TMP/auto/bundle.json"
+chosen=$(jq -r .training.auto.chosen "$TMP/auto/bundle.json")
+check "the auto log scores each candidate and marks the chosen one ($chosen)" \
+    sh -c "[ \$(tr '\r' '\n' <'$TMP/auto.log' | grep -c '^auto: [a-z-]* *held-out accuracy') = 3 ] &&
+           tr '\r' '\n' <'$TMP/auto.log' | grep -q '^auto: $chosen .*<- chosen\$'"
+check "an auto bundle classifies" grep -q "^card_order" <<<"$("$BIN" classify --model "$TMP/auto" "How do I order a new card?")"
+# Finnish texts and an English-only encoder: the encoder alone is not a candidate.
+"$BIN" train --budget 10 --data "$TMP/fi.csv" --out "$TMP/fi-auto" 2>/dev/null
+check "auto on Finnish texts leaves out frozen and the tuned hybrid, saying why" /usr/bin/python3 -c "
+import json, sys
+b = json.load(open(sys.argv[1]))
+a = b['training']['auto']
+c = {x['method']: x for x in a['candidates']}
+assert 'English' in c['frozen']['skipped'] and 'English' in c['hybrid-setfit']['skipped'], c
+assert a['english_share'] < 0.5 and a['language_guessed'] >= 5 and a['chosen'] in ('tfidf', 'hybrid'), a
+assert b['method'] == a['chosen']
+" "$TMP/fi-auto/bundle.json"
+
+# --- --unlabelled: the backlog's errors name the file and line; nothing is written
+DU="$TMP/unlabelled"
+mkdir -p "$DU"
+backlog_error() { # name, file, pattern
+    local out rc
+    out=$("$BIN" train --method tfidf --unlabelled "$2" --data "$DEMO" --label-column topic --out "$TMP/x" 2>&1); rc=$?
+    if [ $rc -ne 0 ] && [ ! -e "$TMP/x" ] && grep -q -- "$3" <<<"$out"; then ok "$1"; else bad "$1 (exit $rc): $out"; fi
+}
+: >"$DU/empty.txt"
+backlog_error "an empty backlog is refused, naming the file" "$DU/empty.txt" "empty.txt: no unlabelled texts in the backlog (0 records"
+printf 'How do I order a new card?\n\n' >"$DU/labelled.txt"
+backlog_error "a backlog of labelled texts only is refused with the counts" "$DU/labelled.txt" \
+    "labelled.txt: no unlabelled texts in the backlog (2 records: 1 empty, 0 duplicates, 1 labelled)"
+printf 'my card is gone\nwhere is my refund?\nbad \xc3\x28 text\nfine\n' >"$DU/bad8.txt"
+backlog_error "invalid UTF-8 in the backlog names line 3" "$DU/bad8.txt" "bad8.txt:3: invalid UTF-8"
+printf 'text,channel\n"a text over\ntwo lines",email\nok,chat\nbad \xff,chat\n' >"$DU/bad8.csv"
+backlog_error "invalid UTF-8 in a CSV backlog names the record's line (after a quoted newline)" "$DU/bad8.csv" "bad8.csv:5: invalid UTF-8"
+printf 'one\ntwo \000 three\n' >"$DU/nul.txt"
+backlog_error "a NUL byte in the backlog names its line" "$DU/nul.txt" "nul.txt:2: the text contains a NUL byte"
+printf '{"text": "my card is gone"}\n{"body": "no text field"}\n' >"$DU/missing.jsonl"
+backlog_error "a .jsonl record without a text field names the line and field" "$DU/missing.jsonl" "missing.jsonl:2: the object has no string field 'text'"
+printf '{"text": "my card is gone"}\n\n{"text": "unterminated\n' >"$DU/broken.jsonl"
+backlog_error "a malformed JSON line names the line" "$DU/broken.jsonl" "broken.jsonl:3: not JSON"
+printf '{"text": 42}\n' >"$DU/number.ndjson"
+backlog_error "a non-string text in .ndjson is named" "$DU/number.ndjson" "number.ndjson:1: the object has no string field 'text'"
+printf 'body,channel\nmy card is gone,email\n' >"$DU/nocol.csv"
+backlog_error "a CSV backlog without the text column names it" "$DU/nocol.csv" "nocol.csv:1: no column named 'text'"
+printf 'message\tchannel\nmy card is gone\temail\n' >"$DU/nocol.tsv"
+backlog_error "so does a TSV one" "$DU/nocol.tsv" "nocol.tsv:1: no column named 'text'"
+backlog_error "a missing backlog file is named" "$DU/no-such-file.txt" "no-such-file.txt"
+
+# --- duplicates, empty and labelled texts in the backlog are skipped and counted
+printf '%s\n' "Where is my new card?" "where is my new card?" "Where is my new card?" "How do I order a new card?" \
+    "" "I lost my card yesterday" "My money is gone" "My money is gone" "My money is gone" >"$DU/dups.txt"
+"$BIN" train --method tfidf --unlabelled "$DU/dups.txt" --data "$DEMO" --label-column topic --out "$TMP/tf-dups" 2>"$TMP/dups.log"
+check "the stderr summary counts kept, empty, duplicate and labelled backlog texts" \
+    grep -q "backlog $DU/dups.txt: 3 texts of 9 records (skipped 1 empty, 3 duplicates, 2 labelled)$" "$TMP/dups.log"
+check "  and the bundle's metadata holds the same counts" quiet jq -e \
+    '.training.unlabelled == {"file": "'"$DU/dups.txt"'", "texts": 3, "records": 9, "duplicates": 3, "labelled": 2, "distinct": 3} and .training.unlabelled_rows == 3' \
+    "$TMP/tf-dups/bundle.json"
+printf '{"text": "Where is my new card?"}\r\n\r\n{"text": "Where is my new card?", "channel": "chat"}\r\n{"text": "I lost my card yesterday"}\r\n{"text": "My money is gone"}\r\n' >"$DU/dups.jsonl"
+"$BIN" train --method tfidf --unlabelled "$DU/dups.jsonl" --data "$DEMO" --label-column topic --out "$TMP/tf-dupsj" 2>"$TMP/dupsj.log"
+check "a .jsonl backlog (CRLF, a blank line) is counted the same way" \
+    grep -q "backlog $DU/dups.jsonl: 2 texts of 4 records (skipped 0 empty, 1 duplicates, 1 labelled)$" "$TMP/dupsj.log"
+printf 'text,channel\n"My card never came, where is it?",email\nI need a card for my son,chat\nHow do I order a new card?,chat\nSomeone took money from my account,email\nSomeone took money from my account,email\n,chat\nThe app will not let me sign in,chat\n' >"$DU/backlog.csv"
+"$BIN" train --method hybrid --unlabelled "$DU/backlog.csv" --data "$DEMO" --label-column topic --out "$TMP/hybrid-bl" 2>"$TMP/hybrid-bl.log"
+check "a CSV backlog is read by its text column and counted" \
+    grep -q "backlog $DU/backlog.csv: 4 texts of 7 records (skipped 1 empty, 1 duplicates, 1 labelled)$" "$TMP/hybrid-bl.log"
+check "hybrid self-trains on the backlog and says so in its metadata" /usr/bin/python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1]))['training']
+s = m['self_training']
+assert m['unlabelled']['texts'] == 4 and m['unlabelled_rows'] == 4, m['unlabelled']
+assert s['backlog_read'] == 4 and 0 <= s['pseudo_labelled'] <= 4 and s['threshold'] == 0.5 and s['pseudo_weight'] == 0.5, s
+assert s['temperature'] > 0 and m['head']['temperature'] == s['temperature'], (s, m['head'])
+assert 'pseudo-labels' in m['head']['calibration'], m['head']
+" "$TMP/hybrid-bl/bundle.json"
+check "a self-trained hybrid bundle classifies" grep -q "^card_order" <<<"$("$BIN" classify --model "$TMP/hybrid-bl" "How do I order a new card?")"
+
+# --- a backlog of a million lines is streamed: a bounded sample, bounded memory
+seq 1 1000000 | sed 's/^/backlog message number /' >"$DU/million.txt"
+million=(train --method tfidf --unlabelled "$DU/million.txt" --unlabelled-max 1000 --data "$DEMO" --label-column topic)
+# peak_rss_kb LOG CMD...: runs CMD (stderr to LOG) and prints its peak resident set in kB
+peak_rss_kb() {
+    /usr/bin/python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as log:
+    subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=log)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}
+rss0=$(peak_rss_kb /dev/null "$BIN" train --method tfidf --data "$DEMO" --label-column topic --out "$TMP/tf-nobacklog")
+rss1=$(peak_rss_kb "$TMP/million.log" "$BIN" "${million[@]}" --out "$TMP/tf-million")
+# What the backlog adds: its de-duplication set (16 bytes a distinct text) and the sample,
+# 16 MB here (38 MB with the sanitizers); keeping every text would add 64 MB or more.
+if is_sanitizer_build "$1"; then rss_limit=120000; else rss_limit=48000; fi
+check "a 30 MB backlog of a million lines adds under $((rss_limit / 1000)) MB to the peak RSS ($rss0 -> $rss1 kB)" \
+    [ "$rss0" -gt 0 -a "$((rss1 - rss0))" -lt "$rss_limit" -a "$rss1" -lt 400000 ]
+check "the million-line backlog: records 1000000, texts 1000" quiet jq -e \
+    '.training.unlabelled.records == 1000000 and .training.unlabelled.texts == 1000 and .training.unlabelled.distinct == 1000000 and .training.unlabelled_rows == 1000' \
+    "$TMP/tf-million/bundle.json"
+check "  and the summary says it is a random sample" \
+    grep -q "backlog $DU/million.txt: 1000 texts of 1000000 records (skipped 0 empty, 0 duplicates, 0 labelled, a random sample of the distinct ones)" "$TMP/million.log"
+"$BIN" "${million[@]}" --out "$TMP/tf-million-again" 2>/dev/null
+"$BIN" "${million[@]}" --seed 7 --out "$TMP/tf-million-seed7" 2>/dev/null
+check "the sample is reproducible: the same seed gives the same tfidf.json, another seed draws another" \
+    sh -c "cmp -s '$TMP/tf-million/tfidf.json' '$TMP/tf-million-again/tfidf.json' && ! cmp -s '$TMP/tf-million/tfidf.json' '$TMP/tf-million-seed7/tfidf.json'"
+check "the backlog counts in the idf: ' me', in every backlog text, weighs less" /usr/bin/python3 -c "
+import json, sys
+def idf(path, term):
+    c = json.load(open(path))['char']
+    return c['idf'][c['terms'].index(term)]
+with_backlog, without = idf(sys.argv[1], ' me'), idf(sys.argv[2], ' me')
+assert with_backlog < without - 1, (with_backlog, without)
+" "$TMP/tf-million/tfidf.json" "$TMP/tfidf/tfidf.json"
 
 test_summary cli

@@ -17,7 +17,7 @@ mkdir -p "$WS"
 build_fixture "$BUILD" "$TMP/fixture" || { echo "serve-batch: cannot build the fixture"; exit 1; }
 TOKEN=$("$TMP/fixture" "$WS/kanava.db" service test-service)
 
-"$BIN" train --quantize --data "$ROOT/data/demo/messages.csv" --label-column topic --out "$TMP/model" \
+"$BIN" train --method frozen --quantize --data "$ROOT/data/demo/messages.csv" --label-column topic --out "$TMP/model" \
     >"$TMP/train.log" 2>&1
 check "an int8 bundle trains (train --quantize)" [ -f "$TMP/model/bundle.json" ]
 check "its encoder records the quantisation" jq -e '.quantization.weights == "int8"' "$TMP/model/encoder/config.json" >/dev/null

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end checks of `kanava serve`: every endpoint and role over HTTP with curl, errors
 # (401, 403, 400, 404, 405, 409, 413, 415, 422), annotations, routing decisions, models and their hot swap
-# under load, /metrics, the OpenAPI document and the request log.
-# Usage: tests/server_test.sh BUILD_DIR  (needs curl and jq; trains a tfidf and a bm25 bundle)
+# under load, /metrics, the OpenAPI document and the request log; the guessed language of a
+# message stored without one; POST /api/train of hybrid and auto (the empty body) as jobs.
+# Usage: tests/server_test.sh BUILD_DIR  (needs curl, jq and use-lite in KANAVA_MODELS; trains a
+# tfidf and a bm25 bundle with the CLI, and hybrid and auto models over the API)
 set -u
 BUILD="$1"
 BIN="$BUILD/kanava"
@@ -539,6 +541,121 @@ wait "${pids[@]}"
 cat "$TMP"/parallel.* > "$TMP/parallel"
 check "16 parallel route calls all answer 200" [ "$(grep -c '^200$' "$TMP/parallel")" = 16 ]
 
+# --- a message stored without a language gets the guessed one (en, fi, sv, or none)
+FI_TEXT="Miten tilaan uuden kortin? Korttini katosi eilen illalla."
+api POST /api/messages "$SERVICE" "{\"text\":\"$FI_TEXT\"}"
+check "a Finnish message without a language: 201" is 201
+M_GUESS_FI=$(jq .id <<<"$body")
+api GET "/api/messages/$M_GUESS_FI" "$SERVICE"
+jqc "it is stored as Finnish: language fi" ".id == $M_GUESS_FI and .language == \"fi\" and .text == \"$FI_TEXT\""
+api POST /api/messages "$SERVICE" '{"text":"Hello, my new card has not arrived yet. Where is it?"}'
+M_GUESS_EN=$(jq .id <<<"$body")
+api GET "/api/messages/$M_GUESS_EN" "$SERVICE"
+jqc "an English message without a language: en" ".id == $M_GUESS_EN and .language == \"en\""
+api POST /api/messages "$SERVICE" '{"messages":[{"text":"Var är mitt nya kort? Jag har väntat i två veckor."},
+  {"text":"ok"},{"text":"Korttini katosi eilen illalla, mitä teen?","language":"sv"},{"text":"Mitä kuuluu? Tilini on lukittu.","language":null}]}'
+check "a batch without languages: 201" is 201
+read -r M_GUESS_SV M_GUESS_NONE M_GIVEN_SV M_NULL_LANG < <(jq -r '.ids | @tsv' <<<"$body")
+check "in a batch: Swedish guessed sv, too short to tell null, a given language kept, a null one guessed" \
+    [ "$(sql "SELECT group_concat(coalesce(language, 'null'), ' ') FROM (SELECT language FROM messages WHERE id IN ($M_GUESS_SV, $M_GUESS_NONE, $M_GIVEN_SV, $M_NULL_LANG) ORDER BY id)")" = "sv null sv fi" ]
+api GET "/api/messages/$M_GUESS_NONE" "$SERVICE"
+jqc "a text too short to tell keeps no language" ".id == $M_GUESS_NONE and .language == null"
+
+# --- POST /api/train: hybrid and auto (the empty body) from the annotations; bad requests
+# wait_job ID: polls until the job is no longer running (up to 600 s); $body is its last view.
+wait_job() {
+    local _
+    for _ in $(seq 1 1200); do
+        api GET "/api/jobs/$1" "$ADMIN"
+        jq -e '.state != "running"' <<<"$body" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    return 1
+}
+for bad in '{"method":"nope"}' '{"tune":true,"method":"frozen"}' '{"tune":true}' '{"method":"hybrid","tune":"yes"}' \
+    '{"budget_seconds":1}' '{"budget_seconds":86401}' '{"budget_seconds":"60"}' '{"unlabelled":"yes"}' '{"method":7}'; do
+    api POST /api/train "$ADMIN" "$bad"
+    check "POST /api/train $bad: 422 invalid" err_is 422 invalid
+done
+api POST /api/train "$ADMIN" '{"method":"frozen","tune":true}'
+jqc "the 422 for tune names the method it is for" '.error.message | test("tune is for method \"hybrid\"")'
+api POST /api/train "$ADMIN" '{"budget_seconds":5}'
+jqc "the 422 for budget_seconds gives its range" '.error.message | test("budget_seconds.*\\[10, 86400\\]")'
+api POST /api/train "$ADMIN" '{"method":"auto","speed":"fast"}'
+check "an unknown field: 422" err_is 422 invalid
+api GET /api/openapi.json ""
+jqc "the OpenAPI TrainRequest documents these fields, the methods and auto as the default" \
+    '.components.schemas.TrainRequest | (.properties | keys) == ["budget_seconds", "method", "tune", "unlabelled"] and .properties.method.enum == ["auto", "frozen", "setfit", "tfidf", "bm25", "hybrid"] and .properties.method.default == "auto" and .properties.budget_seconds.minimum == 10 and .properties.budget_seconds.maximum == 86400'
+api GET /api/jobs "$ADMIN"
+jqc "refused requests start no job" '[.jobs[] | select(.kind == "train")] | length == 0'
+# Labelled messages of three topics (the demo's, minus texts already stored above), beside the
+# unlabelled ones already stored: those are the backlog.
+/usr/bin/python3 - "$ROOT/data/demo/messages.csv" >"$TMP/train_rows.json" <<'PY'
+import csv, json, sys
+stored = {"I lost my card yesterday", "Someone used my card in another country. I am at home!"}
+rows = [{"text": r["text"], "topic": r["topic"]} for r in csv.DictReader(open(sys.argv[1], newline=""))
+        if r["topic"] in ("lost_card", "fraud", "app_login") and r["text"] not in stored]
+print(json.dumps(rows))
+PY
+api POST /api/messages "$SERVICE" "$(jq -c '{messages: [.[] | {text, language: "en"}]}' "$TMP/train_rows.json")"
+check "the labelled messages for training are stored" is 201
+ids=$(jq -c .ids <<<"$body")
+for topic in lost_card fraud app_login; do
+    api POST /api/annotations/bulk "$ANNOTATOR" "$(jq -c --argjson ids "$ids" --arg t "$topic" \
+        '{topic: $t, message_ids: [range(length) as $i | select(.[$i].topic == $t) | $ids[$i]]}' "$TMP/train_rows.json")"
+    [ "$status" = 201 ] || bad "annotate the $topic messages ($status)"
+done
+N_UNLABELLED=$(sql "SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.message_id = m.id)")
+# train_job BODY NAME: POST /api/train BODY, waits for the job; sets TRAINED (the model id) and
+# TRAINED_BUNDLE (its bundle.json), checks the job ended done with a model.
+train_job() {
+    TRAINED= TRAINED_BUNDLE=/nonexistent
+    if [ -n "$1" ]; then api POST /api/train "$ADMIN" "$1"; else api POST /api/train "$ADMIN"; fi
+    check "POST /api/train ${1:-(empty body)}: 202" is 202
+    local job; job=$(jq -r .job <<<"$body")
+    check "wait for the $2 job" wait_job "$job"
+    jqc "the $2 job is done with a model" '.state == "done" and .kind == "train" and .progress == 1 and (.model_id | type == "number") and .error == null'
+    echo "# $2 job: $(jq -c '{created_at, finished_at, error}' <<<"$body")"
+    TRAINED=$(jq -r .model_id <<<"$body")
+    api GET "/api/models/$TRAINED" "$ADMIN"
+    TRAINED_BUNDLE="$(jq -r .bundle_path <<<"$body")/bundle.json"
+}
+train_job '{"method":"hybrid"}' hybrid
+jqc "the hybrid model is reported as hybrid, not active, with its held-out metrics" \
+    '.method == "hybrid" and .active == false and .classes == 3 and .metrics.n_train + .metrics.n_eval == 12 and .metrics.n_eval == 3'
+check "its bundle is a hybrid one that learnt from the unlabelled messages (of $N_UNLABELLED stored)" /usr/bin/python3 -c "
+import json, sys
+b = json.load(open(sys.argv[1]))
+m = b['training']
+assert b['method'] == 'hybrid' and 'dense_weight' in b['hybrid'] and m['hybrid']['tuned'] is False, b.get('hybrid')
+assert 0 < m['unlabelled_rows'] <= int(sys.argv[2]) and m['self_training']['backlog_read'] == m['unlabelled_rows'], m
+assert m['source'] == 'annotations' and m['rows'] == 12, m
+" "$TRAINED_BUNDLE" "$N_UNLABELLED"
+check "  and it is registered as hybrid in the workspace" [ "$(sql "SELECT method FROM models WHERE id = $TRAINED")" = hybrid ]
+train_job '{"method":"hybrid","unlabelled":false}' "hybrid without the backlog"
+check "\"unlabelled\": false trains without the backlog" \
+    quiet jq -e '.method == "hybrid" and .training.unlabelled_rows == 0 and (.training | has("self_training") | not)' "$TRAINED_BUNDLE"
+train_job "" "auto (empty body)"
+AUTO=$TRAINED
+AUTO_METHOD=$(jq -r .method <<<"$body")
+check "an empty body trains auto: the model's method ($AUTO_METHOD) is the one chosen, with the candidates" /usr/bin/python3 -c "
+import json, sys
+b = json.load(open(sys.argv[1]))
+a = b['training']['auto']
+assert [c['method'] for c in a['candidates']] == ['tfidf', 'frozen', 'hybrid', 'hybrid-setfit'], a
+assert a['chosen'] in ('tfidf', 'frozen', 'hybrid', 'hybrid-setfit') and a['budget_seconds'] == 180, a
+assert b['method'] == sys.argv[2] == {'hybrid-setfit': 'hybrid'}.get(a['chosen'], a['chosen']), (b['method'], sys.argv[2], a['chosen'])
+assert b['training']['unlabelled_rows'] > 0
+" "$TRAINED_BUNDLE" "$AUTO_METHOD"
+api GET /api/models "$ADMIN"
+jqc "GET /api/models lists the trained models with their methods" \
+    "[.models[] | select(.id >= $AUTO - 2) | .method] | .[0:2] == [\"hybrid\", \"hybrid\"] and .[2] == \"$AUTO_METHOD\""
+train_job '{"method":"auto","budget_seconds":30,"unlabelled":false}' "auto with a budget"
+check "budget_seconds reaches the auto choice" \
+    quiet jq -e '.training.auto.budget_seconds == 30 and .training.unlabelled_rows == 0' "$TRAINED_BUNDLE"
+api GET /api/models "$SERVICE"
+jqc "the trained models are not activated: the bm25 one stays live" "[.models[] | select(.active) | .id] == [$M_BM25]"
+
 # --- start-up errors
 out=$("$BIN" serve --workspace "$WS" --model "$TMP/model" --port "$PORT" 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "cannot listen on 127.0.0.1 port $PORT" <<<"$out"
@@ -566,6 +683,7 @@ check "the log has a line per request (method, path, status, ms)" \
     grep -qE '^[0-9TZ:-]+ POST /api/messages/[0-9]+/route 200 [0-9.]+ms$' "$LOG"
 check "the log records errors too" grep -qE ' PUT /api/messages 405 [0-9.]+ms$' "$LOG"
 check "the log never holds message text" bash -c "! grep -qiE 'Salainen|viesti 7731|zoo|lost my card|abroad|Sulje' '$LOG'"
+check "nor the texts trained on, or whose language was guessed" bash -c "! grep -qiE 'Miten tilaan|Korttini|wallet was stolen|väntat|not arrived yet' '$LOG'"
 check "no sanitizer report in the log" bash -c "! grep -q 'Sanitizer' '$LOG'"
 
 # --- SIGINT stops it too (even as a background job of a script, started with SIGINT ignored)

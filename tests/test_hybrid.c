@@ -6,6 +6,12 @@
  *     same nonzero terms as sklearn's hstack and values within 1e-6, for w = 1.4 and 0.7;
  *   - the head on the joined rows (kn_logreg_fit_sparse, C = 10, tol 1e-8): probabilities
  *     within 1e-4 of scikit-learn's optimum (newton-cg), for both weights;
+ *   - the same with sample weights (kn_logreg_fit_sparse_weighted against
+ *     fit(sample_weight=...), w = 1.4; weights 1, 0.5, 0 and 3), within the same 1e-4, where
+ *     the weights move sklearn's probabilities by more than 1e-2;
+ *   - weights by hand: NULL is all ones bit for bit, a weight of 2 is the row twice, 0 is the
+ *     row left out, 0.5 everywhere is C / 2; a negative, NaN, infinite or > 1e6 weight is an
+ *     error naming the row, with the head left zeroed;
  *   - by hand: zero embeddings give exactly zero dense entries, empty TF-IDF rows (and an
  *     all-empty matrix) give the dense part alone, the TF-IDF values are copied bit for bit;
  *   - kn_hybrid_choose_weight on a tiny separable problem: a valid best index (the lowest
@@ -265,8 +271,9 @@ static void test_join_matches_sklearn(void **state)
 
 /* ---- 2. The head ------------------------------------------------------------------- */
 
-/* |gradient| of C * sum CE + 0.5 ||W||^2 (intercept not penalised) at the fitted float head. */
-static double gradient_norm(const kn_logreg *m, const kn_csr *X, const int32_t *y, double C)
+/* |gradient| of C * sum sw_i CE_i + 0.5 ||W||^2 (intercept not penalised; sw NULL: all 1) at
+ * the fitted float head. */
+static double gradient_norm(const kn_logreg *m, const kn_csr *X, const int32_t *y, const float *sw, double C)
 {
     const int K = m->n_classes, d = m->dim;
     double *gW = calloc((size_t)K * d, sizeof *gW), *gb = calloc((size_t)K, sizeof *gb), *z = malloc((size_t)K * sizeof *z);
@@ -276,7 +283,7 @@ static double gradient_norm(const kn_logreg *m, const kn_csr *X, const int32_t *
         for (int j = 0; j < K; j++) zmax = fmax(zmax, z[j]);
         for (int j = 0; j < K; j++) sum += (z[j] = exp(z[j] - zmax));
         for (int j = 0; j < K; j++) {
-            double r = C * (z[j] / sum - (j == y[i]));
+            double r = C * (sw ? (double)sw[i] : 1.0) * (z[j] / sum - (j == y[i]));
             gb[j] += r;
             for (size_t e = X->indptr[i]; e < X->indptr[i + 1]; e++) gW[(size_t)j * d + X->indices[e]] += r * X->values[e];
         }
@@ -327,7 +334,7 @@ static void test_probabilities_match_sklearn(void **state)
         double t0 = kn_now();
         if (kn_logreg_fit_sparse(&m, &X, fx.label, fx.n_classes, &opt, &err) != 0) fail_msg("w=%g: %s", w, err.msg);
         double seconds = kn_now() - t0;
-        double grad = gradient_norm(&m, &X, fx.label, opt.C);
+        double grad = gradient_norm(&m, &X, fx.label, NULL, opt.C);
         float *P = malloc(fx.n_test * K * sizeof *P);
         kn_logreg_predict_proba_sparse(&m, &H, P);
         double *ref = test_read_exact(dir, json_string_value(json_object_get(fit, "proba")), fx.n_test * K * sizeof(double));
@@ -357,6 +364,95 @@ static void test_probabilities_match_sklearn(void **state)
         kn_csr_free(&X);
         kn_csr_free(&H);
     }
+    kn_csr_free(&S);
+    kn_csr_free(&T);
+    kn_tfidf_free(t);
+    fixture_free(&fx);
+}
+
+/* The weighted head (w = 1.4, sample_weight.f32) against sklearn's fit(sample_weight=...). */
+static void test_weighted_probabilities_match_sklearn(void **state)
+{
+    (void)state;
+    REFERENCE_DIR_OR_SKIP(dir);
+    fixture fx;
+    fixture_load(&fx, dir);
+    json_t *wf = json_object_get(fx.meta, "weighted_fit");
+    if (!json_is_object(wf)) fail_msg("%s: meta.json has no weighted_fit (an older reference?)", dir);
+    const double w = json_number_value(json_object_get(wf, "weight"));
+    const size_t K = (size_t)fx.n_classes;
+    float *sw = test_read_exact(dir, json_string_value(json_object_get(wf, "sample_weight")), fx.n_train * sizeof(float));
+    /* The weights are the ones hybrid_reference.py describes: 1 then 0.5, the zero rows, the
+     * heavy rows at 3. */
+    size_t n_zero = 0, n_heavy = 0;
+    for (size_t i = 0; i < fx.n_train; i++) {
+        n_zero += sw[i] == 0;
+        n_heavy += sw[i] == 3;
+        assert_true(sw[i] == 0 || sw[i] == 3 || sw[i] == (i < 500 ? 1.0f : 0.5f));
+    }
+    assert_int_equal(n_zero, json_array_size(json_object_get(wf, "zero_rows")));
+    assert_int_equal(n_heavy, json_array_size(json_object_get(wf, "heavy_rows")));
+    assert_true(n_zero >= 1 && n_heavy >= 1);
+    /* The unweighted reference at the same w, to see that the weights matter. */
+    const char *plain_name = NULL;
+    size_t k;
+    json_t *fit;
+    json_array_foreach(json_object_get(fx.meta, "fits"), k, fit) if (json_number_value(json_object_get(fit, "weight")) == w)
+        plain_name = json_string_value(json_object_get(fit, "proba"));
+    if (!plain_name) fail_msg("%s: no unweighted fit at w=%g", dir, w);
+    double *ref = test_read_exact(dir, json_string_value(json_object_get(wf, "proba")), fx.n_test * K * sizeof(double));
+    double *plain = test_read_exact(dir, plain_name, fx.n_test * K * sizeof(double));
+    double effect = 0;
+    for (size_t q = 0; q < fx.n_test * K; q++) effect = fmax(effect, fabs(ref[q] - plain[q]));
+    if (!(effect > 100 * PROBA_TOL)) fail_msg("the weights move sklearn's probabilities by only %.2e", effect);
+
+    kn_tfidf *t = fixture_tfidf(&fx);
+    kn_csr S, T, X, H;
+    kn_error err;
+    if (kn_tfidf_transform(t, fx.train_text, fx.train_len, fx.n_train, &S, &err) != 0 ||
+        kn_tfidf_transform(t, fx.test_text, fx.test_len, fx.n_test, &T, &err) != 0 ||
+        kn_hybrid_join(fx.train_emb, fx.dim, (float)w, &S, &X, &err) != 0 ||
+        kn_hybrid_join(fx.test_emb, fx.dim, (float)w, &T, &H, &err) != 0)
+        fail_msg("%s", err.msg);
+    kn_logreg_options opt;
+    kn_logreg_default_options(&opt);
+    opt.C = json_number_value(json_object_get(fx.meta, "C"));
+    opt.tol = 1e-8;
+    kn_logreg m;
+    double t0 = kn_now();
+    if (kn_logreg_fit_sparse_weighted(&m, &X, fx.label, sw, fx.n_classes, &opt, &err) != 0) fail_msg("w=%g: %s", w, err.msg);
+    double seconds = kn_now() - t0;
+    double grad = gradient_norm(&m, &X, fx.label, sw, opt.C);
+    float *P = malloc(fx.n_test * K * sizeof *P);
+    kn_logreg_predict_proba_sparse(&m, &H, P);
+    double diff = 0;
+    size_t at = 0, agree = 0;
+    for (size_t q = 0; q < fx.n_test * K; q++) {
+        double e = fabs((double)P[q] - ref[q]);
+        if (e > diff) diff = e, at = q;
+    }
+    for (size_t i = 0; i < fx.n_test; i++) {
+        size_t a = 0, b = 0;
+        for (size_t j = 1; j < K; j++) {
+            if (P[i * K + j] > P[i * K + a]) a = j;
+            if (ref[i * K + j] > ref[i * K + b]) b = j;
+        }
+        agree += a == b;
+    }
+    printf("weighted probabilities w=%g (%zu rows at 0, %zu at 3): max abs diff %.2e (row %zu) from sklearn's "
+           "fit(sample_weight); the weights move sklearn's probabilities by up to %.2e; |weighted grad| at the float head "
+           "%.1e (sklearn %.1e); argmax agrees on %zu/%zu rows; fit %.2f s\n",
+           w, n_zero, n_heavy, diff, at / K, effect, grad,
+           json_number_value(json_object_get(wf, "reference_gradient_norm")), agree, fx.n_test, seconds);
+    if (!(diff <= PROBA_TOL))
+        fail_msg("w=%g weighted: probability of row %zu class %zu is %.9g, sklearn %.9g", w, at / K, at % K, P[at], ref[at]);
+    free(P);
+    free(ref);
+    free(plain);
+    free(sw);
+    kn_logreg_free(&m);
+    kn_csr_free(&X);
+    kn_csr_free(&H);
     kn_csr_free(&S);
     kn_csr_free(&T);
     kn_tfidf_free(t);
@@ -532,6 +628,156 @@ static void heldout_by_hand(const tiny *p, float w, const kn_logreg_options *opt
     *acc = (double)right / (double)used;
 }
 
+/* rows of X picked by idx (repeats allowed), as a new CSR, with their labels. */
+static void select_rows(const kn_csr *X, const int32_t *y, const size_t *idx, size_t n, kn_csr *out, int32_t *yout)
+{
+    *out = (kn_csr){.n_rows = n, .n_cols = X->n_cols};
+    out->indptr = malloc((n + 1) * sizeof *out->indptr);
+    size_t nnz = 0;
+    for (size_t j = 0; j < n; j++) nnz += X->indptr[idx[j] + 1] - X->indptr[idx[j]];
+    out->indices = malloc((nnz ? nnz : 1) * sizeof *out->indices);
+    out->values = malloc((nnz ? nnz : 1) * sizeof *out->values);
+    out->indptr[0] = 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t a = X->indptr[idx[j]], b = X->indptr[idx[j] + 1];
+        memcpy(out->indices + out->indptr[j], X->indices + a, (b - a) * sizeof *out->indices);
+        memcpy(out->values + out->indptr[j], X->values + a, (b - a) * sizeof *out->values);
+        out->indptr[j + 1] = out->indptr[j] + (b - a);
+        yout[j] = y[idx[j]];
+    }
+}
+
+/* Largest |difference| of the two heads' probabilities on X's rows. */
+static double proba_diff(const kn_logreg *a, const kn_logreg *b, const kn_csr *X)
+{
+    const size_t K = (size_t)a->n_classes;
+    float *pa = malloc(X->n_rows * K * sizeof *pa), *pb = malloc(X->n_rows * K * sizeof *pb);
+    kn_logreg_predict_proba_sparse(a, X, pa);
+    kn_logreg_predict_proba_sparse(b, X, pb);
+    double d = 0;
+    for (size_t q = 0; q < X->n_rows * K; q++) d = fmax(d, fabs((double)pa[q] - pb[q]));
+    free(pa);
+    free(pb);
+    return d;
+}
+
+/* Equivalences that pin down what a weight means, on the tiny problem (w = 1): the two sides
+ * of each are different fits of the same optimum, so they agree within the fit tolerance
+ * (1e-5 in probability), while each weighting moves the head by far more (checked, > 1e-3),
+ * so a weight that were ignored would fail. */
+static void test_weighted_by_hand(void **state)
+{
+    (void)state;
+    tiny p;
+    tiny_problem(&p);
+    kn_error err = {{0}};
+    kn_csr X;
+    assert_int_equal(kn_hybrid_join(p.emb, TINY_DIM, 1.0f, &p.S, &X, &err), 0);
+    kn_logreg_options opt;
+    kn_logreg_default_options(&opt);
+    opt.tol = 1e-9;
+    float sw[TINY_N + 2];
+    size_t idx[TINY_N + 2];
+    int32_t ysel[TINY_N + 2];
+    kn_logreg plain, a, b;
+    if (kn_logreg_fit_sparse(&plain, &X, p.y, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+
+    /* NULL weights and all-ones weights: the same computation, bit for bit. */
+    for (int i = 0; i < TINY_N; i++) sw[i] = 1;
+    if (kn_logreg_fit_sparse_weighted(&a, &X, p.y, sw, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    if (kn_logreg_fit_sparse_weighted(&b, &X, p.y, NULL, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    assert_memory_equal(a.W, plain.W, (size_t)TINY_K * a.dim * sizeof *a.W);
+    assert_memory_equal(b.W, plain.W, (size_t)TINY_K * b.dim * sizeof *b.W);
+    assert_memory_equal(a.b, plain.b, TINY_K * sizeof *a.b);
+    kn_logreg_free(&a);
+    kn_logreg_free(&b);
+
+    /* Weight 2 on rows 4 and 9 = those rows twice (appended at the end). */
+    for (size_t i = 0; i < TINY_N; i++) sw[i] = (i == 4 || i == 9) ? 2.0f : 1.0f, idx[i] = i;
+    idx[TINY_N] = 4, idx[TINY_N + 1] = 9;
+    kn_csr D;
+    select_rows(&X, p.y, idx, TINY_N + 2, &D, ysel);
+    if (kn_logreg_fit_sparse_weighted(&a, &X, p.y, sw, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    if (kn_logreg_fit_sparse(&b, &D, ysel, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    double twice = proba_diff(&a, &b, &X), moved2 = proba_diff(&a, &plain, &X);
+    kn_logreg_free(&a);
+    kn_logreg_free(&b);
+    kn_csr_free(&D);
+
+    /* Weight 0 on rows 0, 7 and 17 = those rows left out. */
+    size_t n_kept = 0;
+    for (size_t i = 0; i < TINY_N; i++) {
+        sw[i] = (i == 0 || i == 7 || i == 17) ? 0.0f : 1.0f;
+        if (sw[i] != 0) idx[n_kept++] = i;
+    }
+    select_rows(&X, p.y, idx, n_kept, &D, ysel);
+    if (kn_logreg_fit_sparse_weighted(&a, &X, p.y, sw, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    if (kn_logreg_fit_sparse(&b, &D, ysel, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    double left_out = proba_diff(&a, &b, &X), moved0 = proba_diff(&a, &plain, &X);
+    kn_logreg_free(&a);
+    kn_logreg_free(&b);
+    kn_csr_free(&D);
+
+    /* 0.5 everywhere = C / 2. */
+    for (size_t i = 0; i < TINY_N; i++) sw[i] = 0.5f;
+    kn_logreg_options half = opt;
+    half.C = opt.C / 2;
+    if (kn_logreg_fit_sparse_weighted(&a, &X, p.y, sw, TINY_K, &opt, &err) != 0) fail_msg("%s", err.msg);
+    if (kn_logreg_fit_sparse(&b, &X, p.y, TINY_K, &half, &err) != 0) fail_msg("%s", err.msg);
+    double halved = proba_diff(&a, &b, &X), moved_half = proba_diff(&a, &plain, &X);
+    kn_logreg_free(&a);
+    kn_logreg_free(&b);
+
+    printf("weights by hand: weight 2 vs the row twice %.1e (moves the head %.1e), weight 0 vs left out %.1e (moves "
+           "%.1e), 0.5 everywhere vs C/2 %.1e (moves %.1e)\n",
+           twice, moved2, left_out, moved0, halved, moved_half);
+    assert_true(twice <= 1e-5 && left_out <= 1e-5 && halved <= 1e-5);
+    assert_true(moved2 > 1e-3 && moved0 > 1e-3 && moved_half > 1e-3);
+    kn_logreg_free(&plain);
+    kn_csr_free(&X);
+}
+
+/* A weight outside [0, 1e6] (negative, NaN, infinite, too large) is refused with a message
+ * naming its row, and the head is left zeroed (kn_logreg_free safe); 0 and 1e6 are allowed. */
+static void test_weighted_rejects_bad_weights(void **state)
+{
+    (void)state;
+    tiny p;
+    tiny_problem(&p);
+    kn_error err = {{0}};
+    kn_csr X;
+    assert_int_equal(kn_hybrid_join(p.emb, TINY_DIM, 1.0f, &p.S, &X, &err), 0);
+    const struct { size_t row; float value; const char *msg; } bad[] = {
+        {4, -1.0f, "logistic regression: sample weight 4 is -1, not in [0, 1e6]"},
+        {0, -1e-30f, "logistic regression: sample weight 0 is -1e-30, not in [0, 1e6]"},
+        {7, NAN, "logistic regression: sample weight 7 is nan, not in [0, 1e6]"},
+        {23, INFINITY, "logistic regression: sample weight 23 is inf, not in [0, 1e6]"},
+        {11, 2e6f, "logistic regression: sample weight 11 is 2e+06, not in [0, 1e6]"},
+    };
+    float sw[TINY_N];
+    for (size_t k = 0; k < LEN(bad); k++) {
+        for (int i = 0; i < TINY_N; i++) sw[i] = 1;
+        sw[bad[k].row] = bad[k].value;
+        kn_logreg m;
+        memset(&m, 0x5a, sizeof m); /* garbage: must come back zeroed */
+        assert_int_equal(kn_logreg_fit_sparse_weighted(&m, &X, p.y, sw, TINY_K, NULL, &err), -1);
+        assert_string_equal(err.msg, bad[k].msg);
+        assert_null(m.W);
+        assert_null(m.b);
+        assert_int_equal(m.n_classes, 0);
+        kn_logreg_free(&m);
+        printf("  weight %g at row %zu -> %s\n", (double)bad[k].value, bad[k].row, err.msg);
+    }
+    /* The bounds themselves are fine. */
+    for (int i = 0; i < TINY_N; i++) sw[i] = 1;
+    sw[2] = 0, sw[5] = 1e6f;
+    kn_logreg m;
+    if (kn_logreg_fit_sparse_weighted(&m, &X, p.y, sw, TINY_K, NULL, &err) != 0) fail_msg("weights 0 and 1e6: %s", err.msg);
+    assert_int_equal(m.n_classes, TINY_K);
+    kn_logreg_free(&m);
+    kn_csr_free(&X);
+}
+
 static void test_choose_weight_tiny(void **state)
 {
     (void)state;
@@ -617,7 +863,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_matches_sklearn),
         cmocka_unit_test(test_probabilities_match_sklearn),
+        cmocka_unit_test(test_weighted_probabilities_match_sklearn),
         cmocka_unit_test(test_join_by_hand),
+        cmocka_unit_test(test_weighted_by_hand),
+        cmocka_unit_test(test_weighted_rejects_bad_weights),
         cmocka_unit_test(test_choose_weight_tiny),
         cmocka_unit_test(test_choose_weight_errors),
     };

@@ -704,6 +704,66 @@ static void test_import_large(void **state)
     kn_store_close(s);
 }
 
+/* A message stored without a language (none given, or an empty one) gets the guessed one; a
+ * given language is kept even when the text reads otherwise; a text too short to tell keeps
+ * none. The same through kn_store_add_messages and an import without a language column. */
+static void test_language_guessed(void **state)
+{
+    (void)state;
+    char db[512], csv[512];
+    kn_store *s = new_store("guess.db", db, sizeof db);
+    kn_error err = {{0}};
+    kn_message in[] = {
+        {.external_id = "g-fi", .text = "Miten tilaan uuden kortin? Korttini katosi eilen illalla."},
+        {.external_id = "g-en", .text = "Hello, my new card has not arrived yet. Where is it?"},
+        {.external_id = "g-sv", .text = "Var är mitt nya kort? Jag har väntat i två veckor."},
+        {.external_id = "g-empty", .text = "Mitä kuuluu? Tilini on lukittu eikä sovellus toimi.", .language = ""},
+        {.external_id = "g-given", .text = "Miten tilaan uuden kortin? Korttini katosi eilen illalla.", .language = "sv"},
+        {.external_id = "g-short", .text = "ok"},
+    };
+    const char *want[] = {"fi", "en", "sv", "fi", "sv", NULL};
+    int64_t ids[LEN(in)];
+    size_t added = 0;
+    assert_int_equal(kn_store_add_messages(s, in, LEN(in), ids, &added, &err), 0);
+    assert_int_equal(added, LEN(in));
+    for (size_t i = 0; i < LEN(in); i++) {
+        kn_message m = message_by_external_id(s, db, in[i].external_id);
+        assert_int_equal(m.id, ids[i]);
+        if (want[i]) {
+            if (!m.language) fail_msg("%s: no language, %s expected", in[i].external_id, want[i]);
+            assert_string_equal(m.language, want[i]);
+        } else if (m.language) {
+            fail_msg("%s: language \"%s\", none expected", in[i].external_id, m.language);
+        }
+        kn_message_free(&m);
+    }
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM messages WHERE language = ''", NULL), 0);
+    /* an import without a language column guesses too */
+    write_file("guess.csv",
+               "external_id,text\n"
+               "i-fi,Haluan tilata uuden pankkikortin. Vanha korttini on rikki.\n"
+               "i-en,\"I would like to order a new debit card, my old one is broken.\"\n"
+               "i-short,Hej\n",
+               csv, sizeof csv);
+    import_run r = run_import(s, csv, 2);
+    if (r.rc != 0) fail_msg("%s", r.err.msg);
+    assert_int_equal(r.stats.added, 3);
+    free(r.report);
+    kn_message m = message_by_external_id(s, db, "i-fi");
+    assert_non_null(m.language);
+    assert_string_equal(m.language, "fi");
+    kn_message_free(&m);
+    m = message_by_external_id(s, db, "i-en");
+    assert_non_null(m.language);
+    assert_string_equal(m.language, "en");
+    kn_message_free(&m);
+    m = message_by_external_id(s, db, "i-short");
+    assert_true(m.id > 0);
+    assert_null(m.language);
+    kn_message_free(&m);
+    kn_store_close(s);
+}
+
 /* ---- topics, replies, annotations ---------------------------------------------------------------------- */
 
 static void test_topics(void **state)
@@ -994,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_import_jsonl),
         cmocka_unit_test(test_import_fatal),
         cmocka_unit_test(test_import_large),
+        cmocka_unit_test(test_language_guessed),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_replies),
         cmocka_unit_test(test_annotations),

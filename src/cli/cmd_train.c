@@ -94,6 +94,7 @@ static int parse_weights(const char *s, double *w, int *n)
         double v = strtod(s, &end);
         if (end == s || !(v >= 0 && v <= 100) || k == KN_HYBRID_GRID_MAX || (*end && *end != ',')) return -1;
         w[k++] = v;
+        if (*end == ',' && !end[1]) return -1; /* "1," */
         s = *end ? end + 1 : end;
     }
     if (k == 0) return -1;
@@ -200,6 +201,10 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (!data || !out || optind != argc) { usage(stderr); return KN_EXIT_USAGE; }
+    if (strcmp(method, "auto") == 0 && o.hybrid_tune) {
+        fprintf(stderr, "kanava train: --tune is for --method hybrid (auto tries the tuned hybrid itself when the budget allows)\n");
+        return KN_EXIT_USAGE;
+    }
     if (strcmp(method, "auto") == 0) {
         o.auto_select = 1;
         o.method = KN_METHOD_HYBRID; /* it needs the encoder; the chosen method is in the bundle */
@@ -234,8 +239,10 @@ int cmd_train(int argc, char **argv)
     double t0 = kn_now();
     if (unlabelled) {
         if (kn_backlog_read(unlabelled, text_col, (const char *const *)ds.text, ds.len, ds.n, (size_t)unlabelled_max,
-                            o.seed, &backlog, &err) != 0)
+                            o.seed, &backlog, &err) != 0) {
+            code = KN_EXIT_USAGE; /* bad input, as a bad --data is */
             goto done;
+        }
         fprintf(stderr, "backlog %s: %zu texts of %zu records (skipped %zu empty, %zu duplicates, %zu labelled%s)\n",
                 unlabelled, backlog.n, backlog.lines, backlog.empty, backlog.duplicates, backlog.labelled,
                 backlog.distinct > backlog.n ? ", a random sample of the distinct ones" : "");

@@ -254,6 +254,11 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
         if (fo.method == KN_METHOD_HYBRID) fo.hybrid_grid[0] = cand[best].weight, fo.hybrid_n_grid = 1;
         if (!(b = kn_bundle_train(&fo, texts, lens, labels, n, classes, n_classes, err))) return NULL;
     }
+    if (o->quantize && !kn_method_uses_encoder(b->method)) {
+        /* the winner has no encoder to quantise: say so instead of pretending */
+        json_object_set_new(b->meta, "quantized", json_string("not applicable: the chosen method has no encoder"));
+        if (o->show_progress) fprintf(stderr, "auto: note: %s has no encoder, --quantize does not apply\n", kn_method_name(b->method));
+    }
     json_t *list = json_array();
     for (int c = 0; c < n_cand; c++) json_array_append_new(list, candidate_json(&cand[c]));
     json_object_set_new(b->meta, "auto",

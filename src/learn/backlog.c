@@ -166,13 +166,15 @@ static int read_lines(reader *r, const char *path, int json, const char *column,
         no++;
         if (len > 0 && line[len - 1] == '\n') len--;
         if (len > 0 && line[len - 1] == '\r') len--;
+        char *start = line;
+        if (no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) start += 3, len -= 3; /* a byte order mark */
         if (!json) {
-            rc = offer(r, line, len, no, err);
+            rc = offer(r, start, len, no, err);
             continue;
         }
         if (len == 0) continue; /* a blank line between objects */
         json_error_t jerr;
-        json_t *obj = json_loadb(line, len, 0, &jerr);
+        json_t *obj = json_loadb(start, len, 0, &jerr);
         json_t *field = json_object_get(obj, column);
         if (!obj) rc = kn_fail(err, "%s:%zu: not JSON: %s (column %d)", r->name, no, jerr.text, jerr.column);
         else if (!json_is_object(obj)) rc = kn_fail(err, "%s:%zu: a JSON object is needed, one per line", r->name, no);

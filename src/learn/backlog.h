@@ -1,7 +1,8 @@
 /* backlog.h - the unlabelled messages a team already has, for the methods that learn from
- * them (the IDF of the n-gram blocks, see train.c). Read as a stream, so a file of millions
- * of lines needs memory only for what is kept: at most max_texts distinct texts, a uniform
- * random sample (reservoir) when there are more.
+ * them (the idf of the n-gram blocks, hybrid's self-training; see train.c). Read as a
+ * stream, so a file of millions of lines needs memory for what is kept (at most max_texts
+ * distinct texts, a uniform random sample by reservoir when there are more) and 8 to 24
+ * bytes per distinct line for telling repeats apart (about 24 MB per million lines).
  *
  * Formats, by the file name: .csv / .tsv (a header row and a text column, csv.h), .jsonl /
  * .ndjson (one JSON object per line with a string field of that name), else one text per

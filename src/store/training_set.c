@@ -92,12 +92,15 @@ int kn_store_unlabelled_texts(kn_store *s, size_t max, kn_text_list *out, kn_err
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    /* A random sample past max, the same from run to run (ordered by a hash of the id), so
-     * that a big backlog costs what max messages cost. */
+    /* Each distinct text once (its first message), none equal to a labelled text (a copy of a
+     * labelled message would be self-trained on with its own label); past max a random
+     * sample, the same from run to run (ordered by a hash of the id), so that a big backlog
+     * costs what max messages cost. */
     if (kn_store_prepare(s, &st,
-                         "SELECT id, text FROM messages m WHERE NOT EXISTS "
+                         "SELECT min(m.id) AS id, m.text FROM messages m WHERE NOT EXISTS "
                          "(SELECT 1 FROM annotations a WHERE a.message_id = m.id) "
-                         "ORDER BY ((id * 2654435761) % 4294967296), id LIMIT ?1",
+                         "AND m.text NOT IN (SELECT l.text FROM messages l JOIN annotations a ON a.message_id = l.id) "
+                         "GROUP BY m.text ORDER BY ((min(m.id) * 2654435761) % 4294967296), min(m.id) LIMIT ?1",
                          "reading the unlabelled messages", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, max > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)max);

@@ -23,8 +23,9 @@ void kn_text_list_free(kn_text_list *l);
 
 /* Every annotated message with the topic of its latest annotation (highest id). */
 int kn_store_latest_labels(kn_store *s, kn_text_list *out, kn_error *err);
-/* The messages without an annotation (the backlog training learns from), at most max of
- * them: a fixed pseudo-random sample when there are more. */
+/* The messages without an annotation (the backlog training learns from): each distinct text
+ * once, none equal to a labelled message's text, at most max of them (a fixed pseudo-random
+ * sample when there are more). */
 int kn_store_unlabelled_texts(kn_store *s, size_t max, kn_text_list *out, kn_error *err);
 /* Every message (status NULL) or those with that status, by id; topics stay NULL. */
 int kn_store_message_texts(kn_store *s, const char *status, kn_text_list *out, kn_error *err);
