@@ -35,6 +35,10 @@
  * rows) over stage 1's hybrid scoring time, per backlog text per labelled text: Banking77
  * k = 10, 9,233 backlog texts: 62 s of refits against 15 s of scoring. */
 #define SELF_TRAIN_REFIT_FACTOR 0.35
+/* The job's progress: stage 1 (embedding, scoring) takes [0, 0.15], the tuned candidate
+ * [0.15, 0.8] when it runs, the final training the rest. */
+#define AUTO_STAGE1_SHARE 0.15
+#define AUTO_TUNED_END 0.8
 
 typedef struct candidate {
     const char *name;
@@ -104,9 +108,11 @@ static int score_cheap(const kn_train_options *o, const char *const *texts, cons
     if (rc == 0 && !(emb = malloc(n * (size_t)enc->dim * sizeof *emb))) rc = kn_fail(err, "out of memory");
     kn_progress bar;
     kn_progress_init(&bar, "auto: embedding");
+    kn_progress_span span = {o->progress, o->progress_ctx, 0.0, AUTO_STAGE1_SHARE};
     if (rc == 0)
-        rc = kn_encoder_embed(enc, texts, lens, n, 32, emb, o->show_progress && !o->progress ? kn_progress_update : NULL,
-                              &bar, err);
+        rc = kn_encoder_embed(enc, texts, lens, n, 32, emb,
+                              o->progress ? kn_progress_span_update : o->show_progress ? kn_progress_update : NULL,
+                              o->progress ? (void *)&span : (void *)&bar, err);
     if (o->show_progress && !o->progress) kn_progress_finish(&bar);
     *embed_rate = rc == 0 ? (double)n / fmax(kn_now() - t0, 1e-6) : 0;
     /* An n-row matrix without columns: the frozen candidate's "no n-grams". */
@@ -212,6 +218,9 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
                             (self_train ? 2 * tunes * nb / fmax(rate, 1e-9) + refits : 0) + cand[2].seconds;
     const double elapsed = kn_now() - t0;
     kn_bundle *b = NULL;
+    kn_progress_span tuned_span = {o->progress, o->progress_ctx, AUTO_STAGE1_SHARE, AUTO_TUNED_END};
+    kn_progress_span final_span = {o->progress, o->progress_ctx, AUTO_STAGE1_SHARE, 1.0};
+    if (o->progress) kn_progress_span_update(&final_span, 0, 1); /* stage 1 done */
     if (exclude_encoder_alone) {
         snprintf(tuned->skipped, sizeof tuned->skipped,
                  "%.0f %% of the texts read as English; the encoder reads English only", 100 * en);
@@ -221,6 +230,10 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
                  final_cheap, cand[best].name, o->budget_seconds);
     } else {
         if (o->show_progress) fprintf(stderr, "auto: training hybrid on a SetFit-tuned encoder (about %.0f s)\n", estimate);
+        if (o->progress) {
+            to.progress = kn_progress_span_update;
+            to.progress_ctx = &tuned_span;
+        }
         double t = kn_now();
         if (!(b = kn_bundle_train(&to, texts, lens, labels, n, classes, n_classes, err))) return NULL;
         tuned->seconds = kn_now() - t;
@@ -252,6 +265,11 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
         fo.method = cand[best].method;
         fo.hybrid_tune = 0;
         if (fo.method == KN_METHOD_HYBRID) fo.hybrid_grid[0] = cand[best].weight, fo.hybrid_n_grid = 1;
+        if (o->progress) {
+            if (tuned->scored) final_span.lo = AUTO_TUNED_END; /* never backwards */
+            fo.progress = kn_progress_span_update;
+            fo.progress_ctx = &final_span;
+        }
         if (!(b = kn_bundle_train(&fo, texts, lens, labels, n, classes, n_classes, err))) return NULL;
     }
     if (o->quantize && !kn_method_uses_encoder(b->method)) {
@@ -266,5 +284,6 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
                                   o->budget_seconds, "seconds", kn_now() - t0, "candidates", list, "english_share", en,
                                   "language_guessed", (json_int_t)told, "encoder_english_only", english_only));
     json_object_set_new(b->meta, "train_seconds", json_real(kn_now() - t0));
+    if (o->progress) o->progress(o->progress_ctx, 1, 1);
     return b;
 }

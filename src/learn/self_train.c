@@ -86,15 +86,15 @@ long kn_self_train_pick(const kn_logreg *head, const kn_csr *X, double threshold
         label[i] = best;
         passing += conf[i] >= threshold;
     }
-    float cut = (float)threshold;
+    double cut = threshold; /* in double: a float threshold would let rows just below it in */
     if (passing > max_rows) {
         memcpy(proba, conf, n * sizeof *conf); /* proba is free now: the sorted copy */
         qsort(proba, n, sizeof *proba, by_confidence_desc);
-        cut = max_rows ? proba[max_rows - 1] : 2.0f;
+        cut = max_rows ? (double)proba[max_rows - 1] : 2.0;
     }
     long kept = 0;
     for (size_t i = 0; i < n; i++) {
-        keep[i] = conf[i] >= cut && (size_t)kept < max_rows;
+        keep[i] = (double)conf[i] >= cut && (size_t)kept < max_rows;
         kept += keep[i];
     }
     free(proba);

@@ -10,7 +10,11 @@ T is TfidfVectorizer(analyzer='char_wb', ngram_range=(2, 5), lowercase=True), ot
 at their defaults (Kanava's kn_tfidf default: the char block alone, word block off), fitted
 on the train texts (given as simple_lower(text), as tfidf_reference.py does). The head is
 LogisticRegression(C=10, multi_class='multinomial', intercept fitted) on the float64 hybrid
-rows, for w = 1.4 and w = 0.7.
+rows, for w = 1.4 and w = 0.7; and for w = 1.4 once more with sample weights (fit(X, y,
+sample_weight=...), as Kanava's kn_logreg_fit_sparse_weighted): 1.0 for the first 500 train
+rows and 0.5 for the others, except rows 10, 200 and 650 at 0 (they must not count at all)
+and rows 3 (the zero embedding), 20, 400 and 700 at 3. The objective is then
+C * sum_i s_i * CE_i + 0.5 ||W||^2 (sklearn 1.2 scales it by 1 / C, same optimum).
 
 E is not an encoder's output (no model is needed): deterministic pseudo-embeddings, 32
 dimensions, from numpy's default_rng(SEED): per class a Gaussian mean, per text that mean
@@ -44,6 +48,12 @@ the same double):
     OUT_DIR/proba_w1.4.f64, proba_w0.7.f64   raw little-endian float64 [n_test x n_classes],
                          class columns in first-appearance order: predict_proba at the
                          optimum (newton-cg, see below)
+    OUT_DIR/sample_weight.f32   raw little-endian float32 [n_train]: the weights above
+                         (exact in float32, so both sides use the same values)
+    OUT_DIR/proba_w1.4_weighted.f64   as proba_w1.4.f64, for the weighted fit; meta.json's
+                         "weighted_fit": {"weight", "sample_weight", "proba", "zero_rows",
+                         "heavy_rows", "reference_n_iter", "reference_gradient_norm" (of the
+                         weighted objective), "test_accuracy", "max_diff_from_unweighted"}
 
 The optimum, as in tfidf_reference.py and logreg_reference.py: scikit-learn 1.2's lbfgs stops
 early (scipy's L-BFGS-B also stops on a relative decrease below its ftol 2.2e-9, which sklearn
@@ -53,13 +63,19 @@ from the optimum. So the reference is solver='newton-cg' (tol=1e-8, max_iter=100
 iterations, |gradient| <= 6e-7). Its gradient of C * sum CE + 0.5 ||W||^2 (intercept not
 penalised), computed here independently of sklearn, must be below 1e-5 or the script fails.
 The lbfgs fits are not repeated on every run (they cost a third of the script's time);
-`hybrid_reference.py OUT_DIR --lbfgs` does them and prints how far they are.
+`hybrid_reference.py OUT_DIR --lbfgs` does them and prints how far they are. The weighted fit
+is newton-cg too, warm-started from the unweighted w = 1.4 optimum (warm_start=True): 14
+iterations instead of 20, the same optimum (coefficients within 4e-9 of a cold start), and
+its weighted gradient is checked against the same 1e-5.
 
 Expected tolerances for the C side: dense features are w * e / |e| with e float32: the C join
 computes the norm in double and multiplies in float, so <= ~1e-6 absolute (values are at
 most w); char values as tfidf_reference.py (<= 1e-6, same nonzero terms exactly);
 probabilities <= 1e-4 absolute against proba_w*.f64 (the tolerance of test_tfidf.c's head
-comparison; the C head fits float32 features to a tight gradient tolerance).
+comparison; the C head fits float32 features to a tight gradient tolerance), the weighted ones
+included. The weights must matter for that check to mean anything: the script fails unless
+the weighted probabilities are at least 1e-2 from the unweighted ones somewhere (100 times
+the tolerance).
 """
 import csv
 import json
@@ -91,6 +107,12 @@ CHAR_NGRAM = (2, 5)
 ZERO_TRAIN = [3]
 ZERO_TEST = [5]
 GRAD_LIMIT = 1e-5
+WEIGHTED_W = 1.4
+N_FULL_WEIGHT = 500  # train rows 0..499 at weight 1, the others at 0.5 ...
+ZERO_WEIGHT_ROWS = [10, 200, 650]  # ... except these at 0
+HEAVY_ROWS = [3, 20, 400, 700]  # and these at 3 (3 is the zero-embedding row)
+HEAVY_WEIGHT = 3.0
+MIN_WEIGHT_EFFECT = 1e-2
 
 
 def read_csv(path):
@@ -108,24 +130,39 @@ def embeddings(rng, means, labels, class_index):
     return E.astype("<f4")
 
 
-def gradient_norm(X, Y, W, b):
-    """|gradient| of C * sum_i CE_i + 0.5 ||W||^2 (intercept not penalised), written here."""
+def sample_weights(n):
+    """float32 [n]: 1 for the first N_FULL_WEIGHT rows, 0.5 after, the zero and heavy rows."""
+    sw = np.where(np.arange(n) < N_FULL_WEIGHT, 1.0, 0.5)
+    sw[ZERO_WEIGHT_ROWS] = 0.0
+    sw[HEAVY_ROWS] = HEAVY_WEIGHT
+    return sw.astype("<f4")
+
+
+def gradient_norm(X, Y, W, b, sw=None):
+    """|gradient| of C * sum_i sw_i CE_i + 0.5 ||W||^2 (intercept not penalised; sw None: all
+    1), written here."""
     Z = np.asarray(X @ W.T) + b
     Z -= Z.max(axis=1, keepdims=True)
     P = np.exp(Z)
     P /= P.sum(axis=1, keepdims=True)
     R = C * (P - Y)
+    if sw is not None:
+        R *= np.asarray(sw, dtype=np.float64)[:, None]
     gW = np.asarray((X.T @ R).T) + W
     return float(np.sqrt(np.sum(gW * gW) + np.sum(R.sum(axis=0) ** 2)))
 
 
-def fit(X, y, solver):
-    """solver 'newton-cg' (the reference) or 'lbfgs' (only with --lbfgs, to compare)."""
+def fit(X, y, solver, sample_weight=None, start=None):
+    """solver 'newton-cg' (the reference) or 'lbfgs' (only with --lbfgs, to compare); start: a
+    fitted model to warm-start from (its coef_ and intercept_ are copied)."""
     tol, max_iter = (1e-8, 100) if solver == "newton-cg" else (1e-10, 20000)
-    clf = LogisticRegression(C=C, solver=solver, multi_class="multinomial", tol=tol, max_iter=max_iter)
+    clf = LogisticRegression(C=C, solver=solver, multi_class="multinomial", tol=tol, max_iter=max_iter,
+                             warm_start=start is not None)
+    if start is not None:
+        clf.coef_, clf.intercept_ = start.coef_.copy(), start.intercept_.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # newton-cg may warn once at the rounding floor
-        clf.fit(X, y)
+        clf.fit(X, y, sample_weight=None if sample_weight is None else sample_weight.astype(np.float64))
     return clf, int(clf.n_iter_[0]), max_iter
 
 
@@ -136,6 +173,35 @@ def hybrid(E32, T, w):
     H.eliminate_zeros()
     H.sort_indices()
     return H
+
+
+def fit_weighted(X, T, Y, labels, sw, ref, order, P, test, class_index, out_dir):
+    """The w = WEIGHTED_W head with sample weights sw, warm-started from the unweighted
+    optimum ref; writes its test probabilities and returns meta.json's "weighted_fit"."""
+    if np.any(sw < 0) or float(sw.sum()) <= 0:
+        sys.exit("bad sample weights")
+    wref, w_iter, w_max = fit(X, labels, "newton-cg", sample_weight=sw, start=ref)
+    if list(wref.classes_) != list(ref.classes_):
+        sys.exit("class orders differ")
+    grad = gradient_norm(X, Y, wref.coef_, wref.intercept_, sw)
+    PW = wref.predict_proba(T)[:, order]
+    acc = float(np.mean(PW.argmax(axis=1) == np.array([class_index[lab] for _, lab in test])))
+    effect = float(np.abs(PW - P).max())
+    print("  w=%g weighted (%d rows at 1, %d at 0.5, %d at 0, %d at %g): newton-cg n_iter %d of %d (warm start), "
+          "|grad| %.1e, test accuracy %.3f, max proba diff from unweighted %.2e"
+          % (WEIGHTED_W, int(np.sum(sw == 1)), int(np.sum(sw == 0.5)), int(np.sum(sw == 0)), int(np.sum(sw == HEAVY_WEIGHT)),
+             HEAVY_WEIGHT, w_iter, w_max, grad, acc, effect))
+    if grad > GRAD_LIMIT or w_iter >= w_max:
+        sys.exit("weighted newton-cg did not reach the optimum (|grad| %.2e)" % grad)
+    if np.abs(PW.sum(axis=1) - 1).max() > 1e-12:
+        sys.exit("weighted probabilities do not sum to 1")
+    if effect < MIN_WEIGHT_EFFECT:
+        sys.exit("the sample weights move the probabilities by only %.1e" % effect)
+    name = "proba_w%r_weighted.f64" % WEIGHTED_W
+    PW.astype("<f8").tofile(os.path.join(out_dir, name))
+    return {"weight": WEIGHTED_W, "sample_weight": "sample_weight.f32", "proba": name, "zero_rows": ZERO_WEIGHT_ROWS,
+            "heavy_rows": HEAVY_ROWS, "reference_n_iter": w_iter, "reference_gradient_norm": grad,
+            "test_accuracy": acc, "max_diff_from_unweighted": effect}
 
 
 def write_jsonl(path, rows):
@@ -180,6 +246,8 @@ def main():
     terms = char.get_feature_names_out().tolist()
 
     y_idx = np.array([class_index[lab] for lab in labels])
+    sw = sample_weights(len(labels))
+    weighted = None
     fits, dense_rows, char_rows = [], [dict() for _ in test], None
     for w in WEIGHTS:
         X, T = hybrid(E, X_char, w), hybrid(Et, T_char, w)
@@ -217,12 +285,15 @@ def main():
         elif rows != char_rows:
             sys.exit("the char block depends on the weight")
         P.astype("<f8").tofile(os.path.join(out_dir, "proba_w%s.f64" % key))
+        if w == WEIGHTED_W:
+            weighted = fit_weighted(X, T, Y, labels, sw, ref, order, P, test, class_index, out_dir)
         fits.append({"weight": w, "proba": "proba_w%s.f64" % key, "reference_n_iter": ref_iter,
                      "reference_gradient_norm": grad, "test_accuracy": acc})
 
     write_jsonl(os.path.join(out_dir, "train.jsonl"), [{"text": t, "label": lab} for t, lab in train])
     write_jsonl(os.path.join(out_dir, "test.jsonl"), [{"text": t, "label": lab} for t, lab in test])
     E.tofile(os.path.join(out_dir, "train_emb.f32"))
+    sw.tofile(os.path.join(out_dir, "sample_weight.f32"))
     Et.tofile(os.path.join(out_dir, "test_emb.f32"))
     with open(os.path.join(out_dir, "vocab_char.json"), "w", encoding="utf-8") as f:
         json.dump(terms, f, ensure_ascii=False)
@@ -231,7 +302,7 @@ def main():
     meta = {"C": C, "dim": DIM, "weights": list(WEIGHTS), "classes": classes, "n_train": len(train),
             "n_test": len(test), "n_char": len(terms), "char_ngram": list(CHAR_NGRAM), "seed": SEED,
             "zero_train_rows": ZERO_TRAIN, "zero_test_rows": ZERO_TEST,
-            "reference_solver": "newton-cg tol=1e-8 max_iter=100", "fits": fits,
+            "reference_solver": "newton-cg tol=1e-8 max_iter=100", "fits": fits, "weighted_fit": weighted,
             "source": {"train": "banking77/train.csv, first %d rows of each category" % PER_CLASS,
                        "test": "banking77/test.csv rows 0..%d" % (N_TEST - 1)}}
     with open(os.path.join(out_dir, "meta.json"), "w", encoding="utf-8") as f:
