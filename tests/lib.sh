@@ -99,4 +99,15 @@ jqc() { check "$1" jq_body "$2"; }
 jq_body() { jq -e "$1" <<<"$body" >/dev/null; }
 is() { [ "$status" = "$1" ]; }
 # err_is STATUS CODE: that status and a JSON error with that code and a message
+# wait_job ID [TOKEN]: polls GET /api/jobs/ID (as TOKEN, default $ADMIN) until the job is no
+# longer running (up to 600 s); $body is its last view.
+wait_job() {
+    local _ token=${2:-$ADMIN}
+    for _ in $(seq 1 1200); do
+        api GET "/api/jobs/$1" "$token"
+        jq -e '.state != "running"' <<<"$body" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    return 1
+}
 err_is() { is "$1" && jq -e --arg c "$2" '.error.code == $c and (.error.message | length > 0)' <<<"$body" >/dev/null; }

@@ -562,16 +562,6 @@ api GET "/api/messages/$M_GUESS_NONE" "$SERVICE"
 jqc "a text too short to tell keeps no language" ".id == $M_GUESS_NONE and .language == null"
 
 # --- POST /api/train: hybrid and auto (the empty body) from the annotations; bad requests
-# wait_job ID: polls until the job is no longer running (up to 600 s); $body is its last view.
-wait_job() {
-    local _
-    for _ in $(seq 1 1200); do
-        api GET "/api/jobs/$1" "$ADMIN"
-        jq -e '.state != "running"' <<<"$body" >/dev/null 2>&1 && return 0
-        sleep 0.5
-    done
-    return 1
-}
 for bad in '{"method":"nope"}' '{"tune":true,"method":"frozen"}' '{"tune":true}' '{"method":"hybrid","tune":"yes"}' \
     '{"budget_seconds":1}' '{"budget_seconds":86401}' '{"budget_seconds":"60"}' '{"unlabelled":"yes"}' '{"method":7}'; do
     api POST /api/train "$ADMIN" "$bad"

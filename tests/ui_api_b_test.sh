@@ -51,15 +51,6 @@ fi
 ok "a server starts on a workspace without a model"
 check "it says it has no model, once" [ "$(grep -c 'no active model yet' "$LOG")" -eq 1 ]
 
-# wait_job ID: polls until the job is no longer running (up to 600 s); $body is its last view.
-wait_job() {
-    for _ in $(seq 1 1200); do
-        api GET "/api/jobs/$1" "$ADMIN"
-        jq -e '.state != "running"' <<<"$body" >/dev/null 2>&1 && return 0
-        sleep 0.5
-    done
-    return 1
-}
 
 # --- without a model: 409 no_active_model where a model is needed
 api POST /api/classify "$ADMIN" '{"text":"my card is lost"}'
