@@ -118,9 +118,8 @@ static int score_cheap(const kn_train_options *o, const char *const *texts, cons
     /* An n-row matrix without columns: the frozen candidate's "no n-grams". */
     if (rc == 0 && !(none.indptr = calloc(n + 1, sizeof *none.indptr))) rc = kn_fail(err, "out of memory");
     none.n_rows = n;
-    const double grid_default[] = KN_HYBRID_GRID_DEFAULT;
-    const double *grid = o->hybrid_n_grid > 0 ? o->hybrid_grid : grid_default;
-    const int n_grid = o->hybrid_n_grid > 0 ? o->hybrid_n_grid : (int)(sizeof grid_default / sizeof *grid_default);
+    const double *grid = o->hybrid_grid; /* kn_train_default_options fills it */
+    const int n_grid = o->hybrid_n_grid;
     candidate *tf = &cand[(*n_cand)++], *fr = &cand[(*n_cand)++], *hy = &cand[(*n_cand)++];
     *tf = (candidate){.name = "tfidf", .method = KN_METHOD_TFIDF};
     *fr = (candidate){.name = "frozen", .method = KN_METHOD_FROZEN, .weight = FROZEN_EQUIVALENT_WEIGHT};
@@ -158,20 +157,6 @@ static int score_cheap(const kn_train_options *o, const char *const *texts, cons
     return rc;
 }
 
-/* Share of texts a language guess calls English, among those it can tell. */
-static double english_share(const char *const *texts, const size_t *lens, size_t n, size_t *told)
-{
-    size_t english = 0;
-    *told = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *lang = kn_language_guess(texts[i], lens[i], NULL);
-        if (!lang) continue;
-        (*told)++;
-        english += strcmp(lang, "en") == 0;
-    }
-    return *told ? (double)english / (double)*told : 1.0;
-}
-
 kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *texts, const size_t *lens,
                                 const int32_t *labels, size_t n, char *const *classes, int n_classes, kn_error *err)
 {
@@ -181,7 +166,8 @@ kn_bundle *kn_bundle_train_auto(const kn_train_options *o, const char *const *te
         return NULL;
     }
     size_t told = 0;
-    const double en = english_share(texts, lens, n, &told);
+    const size_t english = kn_language_count(texts, lens, n, "en", &told);
+    const double en = told ? (double)english / (double)told : 1.0; /* share of the texts it can tell */
     const int english_only = encoder_is_english_only(o->encoder_dir);
     const int exclude_encoder_alone = english_only && en < 0.5;
     candidate cand[4];

@@ -327,11 +327,7 @@ kn_tfidf_options kn_train_tfidf_options(const kn_train_options *o, const char *c
 {
     kn_tfidf_options t = o->tfidf;
     if (t.lemmatize != KN_LEMMA_AUTO) return t;
-    size_t finnish = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *lang = kn_language_guess(texts[i], lens[i], NULL);
-        finnish += lang && strcmp(lang, "fi") == 0;
-    }
+    const size_t finnish = kn_language_count(texts, lens, n, "fi", NULL);
     t.lemmatize = 2 * finnish >= n && n > 0 && kn_lemmatizer_available(NULL) ? KN_LEMMA_FI : KN_LEMMA_NONE;
     return t;
 }

@@ -157,3 +157,16 @@ const char *kn_language_guess(const char *text, size_t len, double *confidence)
     }
     return m->tag[best];
 }
+
+size_t kn_language_count(const char *const *texts, const size_t *lens, size_t n, const char *tag, size_t *told)
+{
+    size_t hits = 0, guessed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *lang = kn_language_guess(texts[i], lens[i], NULL);
+        if (!lang) continue;
+        guessed++;
+        hits += strcmp(lang, tag) == 0;
+    }
+    if (told) *told = guessed;
+    return hits;
+}

@@ -20,4 +20,8 @@
  * come out at 1.0. Thread-safe. */
 const char *kn_language_guess(const char *text, size_t len, double *confidence);
 
+/* How many of n texts kn_language_guess calls `tag`; *told (may be NULL) gets how many it
+ * gave any guess for. */
+size_t kn_language_count(const char *const *texts, const size_t *lens, size_t n, const char *tag, size_t *told);
+
 #endif
